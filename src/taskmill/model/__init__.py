@@ -1,0 +1,1 @@
+"""Data taskmill passes around: records, statuses, priorities, outcomes, errors, events."""

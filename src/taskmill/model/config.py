@@ -1,0 +1,65 @@
+"""Small configuration records."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from taskmill.model.errors import ConfigurationError
+
+Durability = Literal["normal", "full"]
+"""``"normal"``: nothing committed is lost when the process dies (WAL, synchronous=NORMAL).
+``"full"``: nothing committed is lost on power loss either (synchronous=FULL)."""
+
+DURABILITIES: tuple[Durability, ...] = ("normal", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much history to keep.
+
+    History is pruned every ``prune_every`` terminal tasks, keeping at most ``max_records``
+    records and none older than ``max_age``.
+
+    Attributes:
+        max_records: Newest records kept (``None``: no limit by count).
+        max_age: Seconds (or a timedelta) after which a record is pruned (``None``: no limit).
+        prune_every: Terminal tasks between two automatic prunes.
+    """
+
+    max_records: int | None = 10_000
+    max_age: float | timedelta | None = None
+    prune_every: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_records is not None and (
+            isinstance(self.max_records, bool)
+            or not isinstance(self.max_records, int)
+            or self.max_records < 0
+        ):
+            raise ConfigurationError(
+                f"Retention.max_records must be an int >= 0 or None, got {self.max_records!r}"
+            )
+        if self.max_age is not None and not (self.max_age_seconds or 0) > 0:
+            raise ConfigurationError(
+                f"Retention.max_age must be a positive duration or None, got {self.max_age!r}"
+            )
+        if isinstance(self.prune_every, bool) or not (
+            isinstance(self.prune_every, int) and self.prune_every >= 1
+        ):
+            raise ConfigurationError(
+                f"Retention.prune_every must be an int >= 1, got {self.prune_every!r}"
+            )
+
+    @property
+    def max_age_seconds(self) -> float | None:
+        """``max_age`` in seconds, or ``None``."""
+        if self.max_age is None:
+            return None
+        if isinstance(self.max_age, timedelta):
+            return self.max_age.total_seconds()
+        if isinstance(self.max_age, int | float) and math.isfinite(self.max_age):
+            return float(self.max_age)
+        return math.nan

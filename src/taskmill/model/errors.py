@@ -1,0 +1,152 @@
+"""The exceptions taskmill raises.
+
+Every error is a subclass of :class:`TaskmillError`; where callers would expect a builtin
+exception, the error subclasses that builtin too (``InvalidPriorityError`` is a ``ValueError``,
+``TaskNotFoundError`` is a ``LookupError``). Raw ``sqlite3`` errors never leave the store: they
+are translated at that boundary.
+
+```
+TaskmillError
+├── ConfigurationError (ValueError)        an option or definition is invalid
+│   ├── InvalidNameError                   a domain or task name is malformed
+│   ├── InvalidPriorityError               a priority outside 0..255
+│   ├── InvalidRetryPolicyError            negative delays, max_retries < 0, ...
+│   ├── InvalidIoBudgetError               negative byte counts
+│   └── DuplicateTaskTypeError             a task name registered twice
+├── SubmitError                            a submission was refused; nothing was stored
+│   ├── UnknownTaskTypeError (LookupError) the payload's type has no registered task
+│   ├── WrongDomainError                   the payload belongs to another domain
+│   ├── AmbiguousTaskTypeError             several tasks take this payload; pass task=
+│   └── PayloadError                       the payload itself is unusable
+│       ├── PayloadEncodeError (TypeError) msgspec cannot encode it
+│       ├── PayloadValidationError         it does not match the task's payload type
+│       └── PayloadTooLargeError           encoded size exceeds max_payload_bytes
+├── TaskNotFoundError (LookupError)        no task or history row with that id
+├── NotDeadLetteredError                   retry_dead_letter on a task that is not dead-lettered
+├── SchedulerStateError (RuntimeError)     the scheduler is not open, or already closed
+└── StoreError                             the database could not be used
+    ├── NotADatabaseError                  the file is not a (taskmill) SQLite database
+    ├── SchemaVersionError                 written by a newer taskmill; upgrade to open it
+    ├── DatabaseAccessError (PermissionError)  the file or directory is not writable
+    ├── StorageFullError (OSError)         the disk or the database is full
+    ├── StoreBusyError                     another process holds the database lock too long
+    └── StoreClosedError                   the store was used after close()
+```
+
+Executors steer retries with :class:`~taskmill.Retry` and :class:`~taskmill.PermanentError`;
+those are control flow, not errors of taskmill, and live outside this tree.
+"""
+
+from __future__ import annotations
+
+
+class TaskmillError(Exception):
+    """Base class of every error taskmill raises."""
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+class ConfigurationError(TaskmillError, ValueError):
+    """An option, a definition or a value passed to taskmill is invalid."""
+
+
+class InvalidNameError(ConfigurationError):
+    """A domain or task name is empty or contains characters that are not allowed."""
+
+
+class InvalidPriorityError(ConfigurationError):
+    """A priority is outside 0..255 or not an integer."""
+
+
+class InvalidRetryPolicyError(ConfigurationError):
+    """A retry policy has a negative delay, a negative ``max_retries`` or a bad jitter."""
+
+
+class InvalidIoBudgetError(ConfigurationError):
+    """An IO budget or an IO record has a negative or non-integer byte count."""
+
+
+class DuplicateTaskTypeError(ConfigurationError):
+    """Two tasks were registered under the same qualified name."""
+
+
+# --- submission -------------------------------------------------------------------------
+
+
+class SubmitError(TaskmillError):
+    """A submission was refused before anything was written."""
+
+
+class UnknownTaskTypeError(SubmitError, LookupError):
+    """No task type is registered for this payload type or name."""
+
+
+class WrongDomainError(SubmitError):
+    """The payload's task type belongs to a different domain than the handle used."""
+
+
+class AmbiguousTaskTypeError(SubmitError):
+    """Several task types accept this payload; the caller must name one with ``task=``."""
+
+
+class PayloadError(SubmitError):
+    """The payload cannot be stored."""
+
+
+class PayloadEncodeError(PayloadError, TypeError):
+    """msgspec cannot encode the payload (an unsupported type inside it)."""
+
+
+class PayloadValidationError(PayloadError):
+    """The payload does not match the payload type its task declares."""
+
+
+class PayloadTooLargeError(PayloadError):
+    """The encoded payload is larger than ``max_payload_bytes``."""
+
+
+# --- lookups and state ------------------------------------------------------------------
+
+
+class TaskNotFoundError(TaskmillError, LookupError):
+    """No active task or history record has the given id."""
+
+
+class NotDeadLetteredError(TaskmillError):
+    """``retry_dead_letter`` was called for a task whose last record is not a dead letter."""
+
+
+class SchedulerStateError(TaskmillError, RuntimeError):
+    """The scheduler was used while not open (or after it was closed)."""
+
+
+# --- storage ----------------------------------------------------------------------------
+
+
+class StoreError(TaskmillError):
+    """The task database could not be opened, read or written."""
+
+
+class NotADatabaseError(StoreError):
+    """The file is not a SQLite database, or belongs to another application."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer taskmill than the one running."""
+
+
+class DatabaseAccessError(StoreError, PermissionError):
+    """The database file or its directory cannot be created or written."""
+
+
+class StorageFullError(StoreError, OSError):
+    """The disk (or the database's size limit) is full."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection held the database lock for longer than the busy timeout."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used after it was closed."""

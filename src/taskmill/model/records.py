@@ -1,0 +1,121 @@
+"""Read-only records of tasks in the queue and in history.
+
+Times are seconds since the Unix epoch, as given by the scheduler's clock. Every record is a
+frozen dataclass whose ``to_dict()`` returns JSON-serializable builtins, so it crosses to a
+web page or an IPC bridge unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from taskmill.model.io import IoBudget
+from taskmill.model.status import TaskStatus
+
+
+class _Record:
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a dict of JSON-serializable builtins."""
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord(_Record):
+    """A task in the queue (any active status).
+
+    Attributes:
+        id: The task's id; never reused, also after the task moved to history.
+        type: Qualified task type, ``"domain::name"``.
+        key: Deduplication key (explicit, or a hash of type and payload).
+        label: Human-readable label for UIs.
+        priority: Base priority, 0 (first) .. 255 (last).
+        status: One of the active statuses.
+        payload: The decoded JSON payload, as builtins.
+        retry_count: Retries already made (the running attempt is ``retry_count + 1``).
+        created_at: When the task was submitted.
+        started_at: When its latest attempt started, if any.
+        not_before: If set, the task is held back until this instant (a retry backoff).
+        last_error: The error of the latest failed attempt.
+        expected_io: The IO budget the task declared.
+    """
+
+    id: int
+    type: str
+    key: str
+    label: str
+    priority: int
+    status: TaskStatus
+    payload: Any
+    retry_count: int
+    created_at: float
+    started_at: float | None
+    not_before: float | None
+    last_error: str | None
+    expected_io: IoBudget
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord(_Record):
+    """A task that reached a terminal status.
+
+    Attributes:
+        seq: Position in history; later records have larger values.
+        id: The task's id (the same id it had in the queue).
+        type: Qualified task type.
+        key: Deduplication key.
+        label: Human-readable label.
+        priority: Base priority.
+        status: The terminal status.
+        payload: The decoded JSON payload.
+        retry_count: Retries made before the task ended.
+        created_at: When the task was submitted.
+        started_at: When its last attempt started (``None`` if it never ran).
+        finished_at: When it reached its terminal status.
+        duration: Seconds the last attempt ran, if it ran.
+        last_error: The error it ended with, if any.
+        expected_io: The IO budget it declared.
+        actual_io: The IO its executor recorded.
+    """
+
+    seq: int
+    id: int
+    type: str
+    key: str
+    label: str
+    priority: int
+    status: TaskStatus
+    payload: Any
+    retry_count: int
+    created_at: float
+    started_at: float | None
+    finished_at: float
+    duration: float | None
+    last_error: str | None
+    expected_io: IoBudget
+    actual_io: IoBudget
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHeader(_Record):
+    """What every task event says about its task.
+
+    Attributes:
+        id: The task id.
+        type: Qualified task type.
+        key: Deduplication key.
+        label: Human-readable label.
+        priority: Base priority.
+        effective_priority: The priority dispatch used (equal to ``priority`` unless aged).
+    """
+
+    id: int
+    type: str
+    key: str
+    label: str
+    priority: int
+    effective_priority: int

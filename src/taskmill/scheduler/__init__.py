@@ -1,0 +1,1 @@
+"""The run loop and its parts: dispatcher, runner, completer, event bus, submission."""

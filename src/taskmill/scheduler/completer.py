@@ -1,0 +1,96 @@
+"""Commits finished attempts in batches, then tells the rest of the scheduler.
+
+Attempts that end while a commit is in flight accumulate and go out together in the next
+one, so under load one transaction settles many tasks. Events are emitted only after the
+commit: a subscriber never hears of a state the database does not hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from taskmill.model.errors import StoreError
+from taskmill.model.events import Completed, DeadLettered, Event, Failed
+from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.runner import Running
+from taskmill.scheduler.state import RunState
+from taskmill.store.protocol import SettleKind, Settlement, Store
+
+logger = logging.getLogger("taskmill")
+
+
+class Completer:
+    """Batches settlements into store commits and publishes what they mean."""
+
+    def __init__(self, *, store: Store, state: RunState, bus: EventBus) -> None:
+        self._store = store
+        self._state = state
+        self._bus = bus
+        self._batch: list[tuple[Settlement, Running]] = []
+        self._flush_task: asyncio.Task[None] | None = None
+
+    def add(self, settlement: Settlement, running: Running) -> None:
+        """Queue ``settlement`` for the next commit (the caller counted it in ``settling``)."""
+        self._batch.append((settlement, running))
+        if self._flush_task is None:
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def drain(self) -> None:
+        """Wait until every queued settlement is committed (or failed to commit)."""
+        while self._flush_task is not None:
+            await asyncio.shield(self._flush_task)
+
+    async def _flush(self) -> None:
+        state = self._state
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    await self._store.settle([settlement for settlement, _ in batch])
+                except StoreError:
+                    # The tasks stay 'running' in the database; the next start requeues them.
+                    logger.exception("taskmill could not record %d finished tasks", len(batch))
+                    state.settling -= len(batch)
+                    continue
+                state.settling -= len(batch)
+                self._committed(batch)
+        finally:
+            self._flush_task = None
+            state.changed()
+
+    def _committed(self, batch: list[tuple[Settlement, Running]]) -> None:
+        state, publish = self._state, self._bus.publish if self._bus.active else None
+        for settlement, running in batch:
+            kind = settlement.kind
+            if kind is SettleKind.RETRY:
+                if settlement.not_before is None:
+                    state.mark_ready()
+                else:
+                    state.note_due(settlement.not_before)
+            elif kind is SettleKind.REQUEUE:
+                state.mark_ready()
+            if publish is not None:
+                for event in _events(settlement, running):
+                    publish(event)
+
+
+def _events(settlement: Settlement, running: Running) -> list[Event]:
+    kind, at = settlement.kind, settlement.at
+    header = running.header()
+    attempt = running.context.attempt
+    error = settlement.error or ""
+    if kind is SettleKind.COMPLETED:
+        duration = max(0.0, at - running.started_at)
+        return [Completed(at, header, attempt, duration, settlement.actual_io)]
+    if kind is SettleKind.RETRY:
+        after = 0.0 if settlement.not_before is None else settlement.not_before - at
+        return [Failed(at, header, attempt, error, True, after)]
+    if kind is SettleKind.FAILED:
+        return [Failed(at, header, attempt, error, False, None)]
+    if kind is SettleKind.DEAD_LETTER:
+        return [
+            Failed(at, header, attempt, error, False, None),
+            DeadLettered(at, header, attempt, error),
+        ]
+    return []

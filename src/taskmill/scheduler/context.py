@@ -1,0 +1,161 @@
+"""What an executor receives besides its payload: :class:`TaskContext`."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+
+from taskmill.model.errors import ConfigurationError
+from taskmill.model.io import IoBudget, check_bytes
+
+_token_lock = threading.Lock()
+
+
+class CancelToken:
+    """A cooperative cancellation signal, safe to read from executor threads.
+
+    Async executors are also cancelled the asyncio way; sync executors (which run in a
+    thread and cannot be interrupted) should check :attr:`cancelled` between steps, or wait
+    on :meth:`wait` instead of sleeping.
+    """
+
+    __slots__ = ("_cancelled", "_event", "_reason")
+
+    def __init__(self) -> None:
+        self._cancelled = False
+        self._reason: str | None = None
+        self._event: threading.Event | None = None  # made on first wait(): most never wait
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancellation was requested."""
+        return self._cancelled
+
+    @property
+    def reason(self) -> str | None:
+        """Why cancellation was requested (e.g. ``"shutdown"``), once it was."""
+        return self._reason
+
+    def cancel(self, reason: str) -> None:
+        """Request cancellation; later calls keep the first reason."""
+        if self._cancelled:
+            return
+        self._reason = reason
+        self._cancelled = True
+        with _token_lock:
+            if self._event is not None:
+                self._event.set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`asyncio.CancelledError` if cancellation was requested."""
+        if self._cancelled:
+            raise asyncio.CancelledError(self._reason)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block a sync executor's thread until cancelled or ``timeout``; return ``cancelled``."""
+        with _token_lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._cancelled:
+                    self._event.set()
+            event = self._event
+        return event.wait(timeout)
+
+
+class Progress:
+    """The progress an executor reports, readable by the scheduler."""
+
+    __slots__ = ("fraction", "message")
+
+    def __init__(self) -> None:
+        self.fraction: float | None = None
+        self.message: str | None = None
+
+    def report(self, fraction: float, message: str | None = None) -> None:
+        """Report that ``fraction`` (0.0 .. 1.0) of the work is done."""
+        if not isinstance(fraction, int | float) or not 0.0 <= fraction <= 1.0:
+            raise ConfigurationError(f"progress fraction must be in 0.0..1.0, got {fraction!r}")
+        self.fraction = float(fraction)
+        if message is not None:
+            self.message = message
+
+    def report_fraction(
+        self, done: int | float, total: int | float, message: str | None = None
+    ) -> None:
+        """Report ``done`` of ``total`` units (items, files, bytes) done."""
+        if not (isinstance(total, int | float) and math.isfinite(total) and total > 0):
+            raise ConfigurationError(f"progress total must be a positive number, got {total!r}")
+        self.report(min(1.0, max(0.0, done / total)), message)
+
+
+class TaskContext:
+    """The running attempt of a task, as its executor sees it.
+
+    Attributes:
+        id: The task id.
+        type: Qualified task type, ``"domain::name"``.
+        key: The task's dedup key.
+        label: The task's label.
+        priority: The task's priority.
+        attempt: 1 on the first attempt, 2 on the first retry, ...
+        cancel_token: Set when the scheduler wants the task to stop.
+        progress: Report progress here: ``ctx.progress.report(0.5, "halfway")``.
+    """
+
+    __slots__ = (
+        "_disk_read",
+        "_disk_write",
+        "_net_rx",
+        "_net_tx",
+        "attempt",
+        "cancel_token",
+        "id",
+        "key",
+        "label",
+        "priority",
+        "progress",
+        "type",
+    )
+
+    def __init__(
+        self, *, id: int, type: str, key: str, label: str, priority: int, attempt: int
+    ) -> None:
+        self.id = id
+        self.type = type
+        self.key = key
+        self.label = label
+        self.priority = priority
+        self.attempt = attempt
+        self.cancel_token = CancelToken()
+        self.progress = Progress()
+        self._disk_read = self._disk_write = self._net_rx = self._net_tx = 0
+
+    def __repr__(self) -> str:
+        return f"TaskContext(id={self.id}, type={self.type!r}, attempt={self.attempt})"
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the scheduler asked this attempt to stop."""
+        return self.cancel_token.cancelled
+
+    def record_read_bytes(self, n: int) -> None:
+        """Add ``n`` bytes read from disk to this attempt's IO record."""
+        self._disk_read += check_bytes(n, "read bytes")
+
+    def record_write_bytes(self, n: int) -> None:
+        """Add ``n`` bytes written to disk to this attempt's IO record."""
+        self._disk_write += check_bytes(n, "written bytes")
+
+    def record_net_rx_bytes(self, n: int) -> None:
+        """Add ``n`` bytes received from the network to this attempt's IO record."""
+        self._net_rx += check_bytes(n, "received bytes")
+
+    def record_net_tx_bytes(self, n: int) -> None:
+        """Add ``n`` bytes sent to the network to this attempt's IO record."""
+        self._net_tx += check_bytes(n, "sent bytes")
+
+    @property
+    def actual_io(self) -> IoBudget:
+        """The IO recorded so far in this attempt."""
+        return IoBudget(self._disk_read, self._disk_write, self._net_rx, self._net_tx)

@@ -1,0 +1,113 @@
+"""The dispatch loop: wake up, release due tasks, claim what fits, start it, sleep.
+
+The loop never polls: it sleeps on :attr:`RunState.wake_event`, set by submissions, finished
+attempts and a single clock timer armed for the next delayed task. Claims are SQL in
+priority-then-FIFO order, so the queue itself is never loaded into memory.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from taskmill.clock import Clock, TimerHandle
+from taskmill.model.errors import StoreError
+from taskmill.scheduler.runner import Runner
+from taskmill.scheduler.state import RunState
+from taskmill.store.protocol import Store
+
+logger = logging.getLogger("taskmill")
+
+STORE_ERROR_BACKOFF = 1.0  # seconds before retrying a claim the store refused
+
+
+class Dispatcher:
+    """Claims ready tasks into free slots and hands them to the runner."""
+
+    def __init__(
+        self, *, store: Store, state: RunState, runner: Runner, clock: Clock, max_concurrency: int
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._runner = runner
+        self._clock = clock
+        self.max_concurrency = max_concurrency
+        self._stopping = False
+        self._timer: TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._retry_at: float | None = None
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the current step."""
+        self._stopping = True
+        self._state.wake()
+
+    async def run(self) -> None:
+        """Dispatch until :meth:`stop` is called."""
+        wake = self._state.wake_event
+        try:
+            while True:
+                wake.clear()
+                await self.dispatch_once()  # claims nothing once stopping
+                if self._stopping:
+                    break
+                await wake.wait()
+        finally:
+            self._disarm()
+
+    async def dispatch_once(self) -> int:
+        """Run one dispatch step; return how many tasks it started."""
+        state, clock = self._state, self._clock
+        started = 0
+        if self._retry_at is None or clock.now() >= self._retry_at:
+            self._retry_at = None
+            try:
+                started = await self._step()
+            except StoreError:
+                logger.exception("taskmill dispatch failed; retrying in %gs", STORE_ERROR_BACKOFF)
+                self._retry_at = clock.now() + STORE_ERROR_BACKOFF
+        self._arm(self._retry_at if self._retry_at is not None else state.next_due)
+        state.changed()
+        return started
+
+    async def _step(self) -> int:
+        state, store = self._state, self._store
+        now = self._clock.now()
+        if state.next_due is not None and state.next_due <= now:
+            state.next_due = await store.promote_due(now)
+            state.mark_ready()
+        free = self.max_concurrency - len(state.running)
+        if free <= 0 or not state.ready or self._stopping:
+            return 0
+        generation = state.ready_generation
+        state.claiming = True
+        try:
+            claimed = await store.claim(free, now)
+        finally:
+            state.claiming = False
+        if len(claimed) < free and state.ready_generation == generation:
+            state.ready = False
+        start = self._runner.start
+        for task in claimed:
+            start(task, now)
+        return len(claimed)
+
+    def _arm(self, when: float | None) -> None:
+        if when == self._timer_at:
+            return
+        self._disarm()
+        if when is not None:
+            self._timer_at = when
+            handle = self._clock.call_at(when, self._on_timer)
+            if self._timer_at == when:  # a clock may fire a past-due timer at once
+                self._timer = handle
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._state.wake()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None

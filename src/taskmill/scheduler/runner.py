@@ -1,0 +1,205 @@
+"""Runs claimed tasks: decodes the payload, calls the executor, judges the outcome.
+
+Async executors run as asyncio tasks; plain functions run in a bounded thread pool so they
+never block the loop. Each attempt ends in exactly one :class:`Settlement`, handed to the
+completer, which commits it and then emits the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import msgspec
+
+from taskmill.clock import Clock
+from taskmill.domain import TaskType
+from taskmill.model.events import Dispatched
+from taskmill.model.records import TaskHeader
+from taskmill.model.retry import Retry, RetryPolicy
+from taskmill.scheduler.context import TaskContext
+from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.registry import Registry
+from taskmill.scheduler.state import RunState
+from taskmill.store.protocol import ClaimedTask, SettleKind, Settlement
+
+logger = logging.getLogger("taskmill")
+
+_decode_policy = msgspec.json.Decoder(RetryPolicy).decode
+
+
+class Running:
+    """A task attempt in progress."""
+
+    __slots__ = ("claimed", "context", "started_at", "task", "task_type")
+
+    def __init__(
+        self,
+        claimed: ClaimedTask,
+        task_type: TaskType[Any] | None,
+        context: TaskContext,
+        started_at: float,
+    ) -> None:
+        self.claimed = claimed
+        self.task_type = task_type
+        self.context = context
+        self.started_at = started_at
+        self.task: asyncio.Task[None] | None = None
+
+    def header(self) -> TaskHeader:
+        """The event header of this task."""
+        c = self.claimed
+        return TaskHeader(c.id, c.type, c.key, c.label, c.priority, c.priority)
+
+
+class SettlementSink(Protocol):
+    """Where finished attempts go (the completer)."""
+
+    def add(self, settlement: Settlement, running: Running) -> None:
+        """Take the settlement of ``running`` for commit."""
+
+
+class Runner:
+    """Starts executors for claimed tasks and turns their ends into settlements."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        state: RunState,
+        completer: SettlementSink,
+        bus: EventBus,
+        clock: Clock,
+        threads: ThreadPoolExecutor,
+    ) -> None:
+        self.registry = registry
+        self._state = state
+        self._completer = completer
+        self._bus = bus
+        self._clock = clock
+        self._threads = threads
+        self._policies: dict[bytes, RetryPolicy] = {}
+
+    def start(self, claimed: ClaimedTask, now: float) -> None:
+        """Begin an attempt of ``claimed``, which the store just marked running."""
+        task_type = self.registry.by_name.get(claimed.type)
+        context = TaskContext(
+            id=claimed.id,
+            type=claimed.type,
+            key=claimed.key,
+            label=claimed.label,
+            priority=claimed.priority,
+            attempt=claimed.retry_count + 1,
+        )
+        running = Running(claimed, task_type, context, now)
+        self._state.running[claimed.id] = running
+        if self._bus.active:
+            self._bus.publish(Dispatched(now, running.header(), context.attempt))
+        running.task = asyncio.get_running_loop().create_task(
+            self._attempt(running), name=f"taskmill:{claimed.type}#{claimed.id}"
+        )
+
+    def cancel_all(self, reason: str) -> list[asyncio.Task[None]]:
+        """Signal every running attempt to stop; return their asyncio tasks."""
+        tasks = []
+        for running in self._state.running.values():
+            running.context.cancel_token.cancel(reason)
+            if running.task is not None:
+                running.task.cancel(reason)
+                tasks.append(running.task)
+        return tasks
+
+    async def _attempt(self, running: Running) -> None:
+        settlement: Settlement
+        try:
+            await self._call(running)
+        except asyncio.CancelledError:
+            # Interrupted (shutdown), not failed: back to pending, no retry charged.
+            settlement = Settlement(running.claimed.id, SettleKind.REQUEUE, self._clock.now())
+        except Exception as exc:
+            try:
+                settlement = self._judge_failure(running, exc)
+            except Exception:  # a broken retry policy must not leave the task running
+                logger.exception("taskmill could not judge the failure of %s", running.claimed.id)
+                error = f"{type(exc).__name__}: {exc}"
+                settlement = Settlement(
+                    running.claimed.id, SettleKind.FAILED, self._clock.now(), error=error
+                )
+        else:
+            settlement = Settlement(
+                running.claimed.id,
+                SettleKind.COMPLETED,
+                self._clock.now(),
+                actual_io=running.context.actual_io,
+            )
+        state = self._state
+        del state.running[running.claimed.id]
+        state.settling += 1
+        self._completer.add(settlement, running)
+        state.wake()
+
+    async def _call(self, running: Running) -> None:
+        task_type = running.task_type
+        claimed = running.claimed
+        if task_type is None:
+            raise _Unrunnable(
+                f"no executor is registered for task type {claimed.type!r} in this process; "
+                f"register its domain with the Scheduler"
+            )
+        try:
+            payload = task_type.codec.decode(claimed.payload)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            raise _Unrunnable(
+                f"the stored payload no longer matches {task_type.qualified_name}'s payload "
+                f"type: {exc}"
+            ) from exc
+        context = running.context
+        executor = task_type.executor
+        if task_type.is_async:
+            if task_type.takes_context:
+                await executor(payload, context)
+            else:
+                await executor(payload)
+        else:
+            args = (payload, context) if task_type.takes_context else (payload,)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._threads, functools.partial(executor, *args))
+
+    def _judge_failure(self, running: Running, exc: Exception) -> Settlement:
+        claimed, task_type = running.claimed, running.task_type
+        now = self._clock.now()
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if task_type is None or isinstance(exc, (_Unrunnable, task_type.permanent_errors)):
+            return Settlement(claimed.id, SettleKind.FAILED, now, error=error)
+        policy = self._policy(claimed, task_type)
+        if claimed.retry_count >= policy.max_retries:
+            return Settlement(claimed.id, SettleKind.DEAD_LETTER, now, error=error)
+        if isinstance(exc, Retry) and exc.after is not None:
+            delay = exc.after
+        else:
+            delay = policy.delay_for(claimed.retry_count + 1)
+        if not isinstance(exc, Retry):
+            logger.debug("task %s#%d failed, retrying in %.3fs", claimed.type, claimed.id, delay)
+        return Settlement(
+            claimed.id,
+            SettleKind.RETRY,
+            now,
+            error=error,
+            not_before=now + delay if delay > 0 else None,
+        )
+
+    def _policy(self, claimed: ClaimedTask, task_type: TaskType[Any]) -> RetryPolicy:
+        data = claimed.retry_policy
+        if data is None:
+            return task_type.retry
+        policy = self._policies.get(data)
+        if policy is None:
+            policy = self._policies[data] = _decode_policy(data)
+        return policy
+
+
+class _Unrunnable(Exception):
+    """The task cannot run in this process at all: fail it without retrying."""

@@ -1,0 +1,61 @@
+-- taskmill schema, version 1: the queue of active tasks and the history of finished ones.
+
+-- Active tasks. Ids come from AUTOINCREMENT's sequence, so an id is never reused, even
+-- after its task moved to history. Times are seconds since the Unix epoch.
+CREATE TABLE tasks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    type         TEXT    NOT NULL,              -- 'domain::name'
+    key          TEXT    NOT NULL,              -- dedup key, unique per type while active
+    label        TEXT    NOT NULL,
+    priority     INTEGER NOT NULL,              -- 0 (first) .. 255 (last)
+    status       TEXT    NOT NULL,              -- pending | running | paused | waiting | blocked
+    payload      BLOB    NOT NULL,              -- msgspec JSON
+    retry_count  INTEGER NOT NULL DEFAULT 0,
+    retry_policy BLOB,                          -- per-submission override, msgspec JSON
+    created_at   REAL    NOT NULL,
+    started_at   REAL,                          -- start of the latest attempt
+    not_before   REAL,                          -- held back until then (retry backoff)
+    last_error   TEXT,
+    io_read      INTEGER NOT NULL DEFAULT 0,    -- expected IO, bytes
+    io_write     INTEGER NOT NULL DEFAULT 0,
+    io_rx        INTEGER NOT NULL DEFAULT 0,
+    io_tx        INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE UNIQUE INDEX tasks_by_key ON tasks (type, key);
+
+-- Dispatch reads this index in order: O(log n) to find the next task at any queue depth.
+CREATE INDEX tasks_ready ON tasks (priority, id)
+    WHERE status = 'pending' AND not_before IS NULL;
+
+-- Delayed tasks, by the instant they become ready.
+CREATE INDEX tasks_delayed ON tasks (not_before)
+    WHERE status = 'pending' AND not_before IS NOT NULL;
+
+-- Finished tasks. seq orders history; id is the id the task had in the queue.
+CREATE TABLE history (
+    seq          INTEGER PRIMARY KEY,
+    id           INTEGER NOT NULL,
+    type         TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    label        TEXT    NOT NULL,
+    priority     INTEGER NOT NULL,
+    status       TEXT    NOT NULL,              -- completed | failed | dead_letter | ...
+    payload      BLOB    NOT NULL,
+    retry_count  INTEGER NOT NULL,
+    retry_policy BLOB,
+    created_at   REAL    NOT NULL,
+    started_at   REAL,
+    finished_at  REAL    NOT NULL,
+    last_error   TEXT,
+    io_read      INTEGER NOT NULL,              -- expected IO, bytes
+    io_write     INTEGER NOT NULL,
+    io_rx        INTEGER NOT NULL,
+    io_tx        INTEGER NOT NULL,
+    actual_read  INTEGER NOT NULL,              -- IO the executor recorded, bytes
+    actual_write INTEGER NOT NULL,
+    actual_rx    INTEGER NOT NULL,
+    actual_tx    INTEGER NOT NULL
+);
+
+CREATE INDEX history_by_id ON history (id);

@@ -1,0 +1,545 @@
+"""The SQLite store: WAL, one group-committing writer thread, separate read connections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from taskmill.model.config import DURABILITIES, Durability, Retention
+from taskmill.model.errors import (
+    ConfigurationError,
+    NotDeadLetteredError,
+    StoreClosedError,
+    TaskNotFoundError,
+)
+from taskmill.model.io import IoBudget
+from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.records import HistoryRecord, TaskRecord
+from taskmill.model.status import TaskStatus
+from taskmill.store.connection import (
+    check_location,
+    check_sqlite_version,
+    connect,
+    map_sqlite_error,
+)
+from taskmill.store.protocol import (
+    FINAL_KINDS,
+    ClaimedTask,
+    NewTask,
+    RecoveryReport,
+    SettleKind,
+    Settlement,
+)
+from taskmill.store.schema import check_and_migrate
+from taskmill.store.writer import Writer
+
+T = TypeVar("T")
+
+_READ_THREADS = 2
+_decode_json = msgspec.json.decode
+
+# --- SQL ------------------------------------------------------------------------------------
+
+_INSERT = """
+INSERT INTO tasks (id, type, key, label, priority, status, payload, retry_policy, created_at,
+                   not_before, io_read, io_write, io_rx, io_tx)
+VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order.
+_CLAIM = """
+UPDATE tasks SET status = 'running', started_at = ?
+WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NULL
+             ORDER BY priority, id LIMIT ?)
+RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
+          io_read, io_write, io_rx, io_tx
+"""
+
+_TO_HISTORY = """
+INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
+                     retry_policy, created_at, started_at, finished_at, last_error,
+                     io_read, io_write, io_rx, io_tx,
+                     actual_read, actual_write, actual_rx, actual_tx)
+SELECT id, type, key, label, priority, ?, payload, retry_count,
+       retry_policy, created_at, started_at, ?, coalesce(?, last_error),
+       io_read, io_write, io_rx, io_tx, ?, ?, ?, ?
+FROM tasks WHERE id = ?
+"""
+
+_TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, created_at,
+    started_at, not_before, last_error, io_read, io_write, io_rx, io_tx"""
+
+_HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
+    created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
+    actual_read, actual_write, actual_rx, actual_tx"""
+
+_NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
+
+
+class SqliteStore:
+    """Tasks in a SQLite database file.
+
+    Writes go through one thread that commits everything queued in one transaction; reads
+    run on a small pool of read-only connections, so they never wait behind the writer.
+
+    Args:
+        path: The database file; created (with its schema) if it does not exist.
+        durability: ``"normal"`` survives process crashes, ``"full"`` also power loss.
+        retention: How much history to keep.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = "normal",
+        retention: Retention = Retention(),  # noqa: B008 - frozen, shared safely
+    ) -> None:
+        if durability not in DURABILITIES:
+            raise ConfigurationError(
+                f"durability must be one of {DURABILITIES}, got {durability!r}"
+            )
+        raw = os.fspath(path)
+        if raw in ("", ":memory:") or raw.startswith("file:"):
+            raise ConfigurationError(
+                f"SqliteStore needs a file path, got {raw!r}; for an in-memory queue use "
+                f"Scheduler(':memory:') or taskmill.MemoryStore()"
+            )
+        self.path = Path(raw).absolute()
+        self.durability: Durability = durability
+        self.retention = retention
+        self._writer: Writer | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._reader_local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._since_prune = 0
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create or migrate the database and start the writer and readers."""
+        check_sqlite_version()
+        check_location(self.path)
+        writer = Writer(
+            self._open_writer,
+            map_error=self._map_error,
+            on_close=_checkpoint,
+            name=f"taskmill-writer:{self.path.name}",
+        )
+        await writer.start()
+        self._writer = writer
+        self._readers = ThreadPoolExecutor(
+            max_workers=_READ_THREADS, thread_name_prefix=f"taskmill-reader:{self.path.name}"
+        )
+
+    async def close(self) -> None:
+        """Commit queued writes, checkpoint the WAL and close every connection."""
+        writer, readers = self._writer, self._readers
+        if writer is not None:
+            await writer.close()
+        if readers is not None:
+            self._readers = None
+            await asyncio.get_running_loop().run_in_executor(None, readers.shutdown)
+            with self._reader_lock:
+                for conn in self._reader_connections:
+                    conn.close()
+                self._reader_connections.clear()
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = connect(self.path, durability=self.durability)
+        try:
+            check_and_migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _map_error(self, exc: BaseException) -> BaseException:
+        return map_sqlite_error(exc, self.path)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _write(self, operation: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self._writer is None:
+            raise StoreClosedError(f"{self!r} is not open")
+        return self._writer.submit(operation)
+
+    async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        readers = self._readers
+        if readers is None:
+            raise StoreClosedError(f"{self!r} is not open")
+        return await asyncio.get_running_loop().run_in_executor(readers, self._run_read, operation)
+
+    def _run_read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
+        try:
+            if conn is None:
+                conn = connect(self.path, durability=self.durability, readonly=True)
+                self._reader_local.conn = conn
+                with self._reader_lock:
+                    self._reader_connections.append(conn)
+            return operation(conn)
+        except sqlite3.Error as exc:
+            raise self._map_error(exc) from exc
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def recover(self, now: float) -> RecoveryReport:
+        """Requeue tasks left ``running`` by a dead process; release due delayed tasks."""
+
+        def op(conn: sqlite3.Connection) -> RecoveryReport:
+            requeued = conn.execute(
+                "UPDATE tasks SET status = 'pending' WHERE status = 'running'"
+            ).rowcount
+            return RecoveryReport(requeued=requeued, next_due=_promote(conn, now))
+
+        return await self._write(op)
+
+    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
+        """Store ``tasks`` in one transaction with dedup by ``(type, key)``."""
+        return await self._write(lambda conn: _submit(conn, tasks, now))
+
+    async def claim(self, limit: int, now: float) -> list[ClaimedTask]:
+        """Mark up to ``limit`` ready tasks ``running``, highest priority first."""
+
+        def op(conn: sqlite3.Connection) -> list[ClaimedTask]:
+            rows = conn.execute(_CLAIM, (now, limit)).fetchall()
+            claimed = [
+                ClaimedTask(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    r[8],
+                    IoBudget(r[9], r[10], r[11], r[12]),
+                )
+                for r in rows
+            ]
+            claimed.sort(key=_dispatch_order)  # RETURNING order is unspecified
+            return claimed
+
+        return await self._write(op)
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        """Move final attempts to history and retried or interrupted ones back to pending."""
+        finals = sum(1 for s in settlements if s.kind in FINAL_KINDS)
+        self._since_prune += finals
+        prune = finals > 0 and self._since_prune >= self.retention.prune_every
+        if prune:
+            self._since_prune = 0
+        retention = self.retention
+
+        def op(conn: sqlite3.Connection) -> None:
+            _settle(conn, settlements)
+            if prune:
+                _prune(conn, retention, max(s.at for s in settlements))
+
+        await self._write(op)
+
+    async def promote_due(self, now: float) -> float | None:
+        """Make delayed tasks whose time came ready; return the next delay's end."""
+        return await self._write(lambda conn: _promote(conn, now))
+
+    async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
+        """Submit the dead-lettered task ``task_id`` again under a new id."""
+
+        def op(conn: sqlite3.Connection) -> SubmitOutcome:
+            row = conn.execute(
+                "SELECT status, type, key, label, priority, payload, retry_policy, "
+                "io_read, io_write, io_rx, io_tx FROM history WHERE id = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (task_id,),
+            ).fetchone()
+            if row is None:
+                active = conn.execute("SELECT status FROM tasks WHERE id = ?", (task_id,))
+                status = active.fetchone()
+                if status is None:
+                    raise TaskNotFoundError(f"no task or history record has id {task_id}")
+                row = (status[0],)
+            if row[0] != TaskStatus.DEAD_LETTER:
+                raise NotDeadLetteredError(
+                    f"task {task_id} is {row[0]}, not dead_letter; only dead-lettered tasks "
+                    f"can be retried with retry_dead_letter()"
+                )
+            task = NewTask(
+                type=row[1],
+                key=row[2],
+                label=row[3],
+                priority=row[4],
+                payload=row[5],
+                retry_policy=row[6],
+                expected_io=IoBudget(row[7], row[8], row[9], row[10]),
+            )
+            return _submit(conn, [task], now)[0]
+
+        return await self._write(op)
+
+    async def prune_history(self, now: float) -> int:
+        """Apply the retention policy now."""
+        retention = self.retention
+        return await self._write(lambda conn: _prune(conn, retention, now))
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def get_task(self, task_id: int) -> TaskRecord | None:
+        """Return the active task ``task_id``, or ``None``."""
+
+        def op(conn: sqlite3.Connection) -> TaskRecord | None:
+            row = conn.execute(
+                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+            ).fetchone()
+            return None if row is None else _task_record(row)
+
+        return await self._read(op)
+
+    async def get_history(self, task_id: int) -> list[HistoryRecord]:
+        """Return the history records of ``task_id``, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
+            rows = conn.execute(
+                f"SELECT {_HISTORY_COLUMNS} FROM history WHERE id = ? ORDER BY seq", (task_id,)
+            )
+            return [_history_record(row) for row in rows]
+
+        return await self._read(op)
+
+    async def list_tasks(
+        self, *, status: TaskStatus | None = None, limit: int = 100
+    ) -> list[TaskRecord]:
+        """Return active tasks in dispatch order."""
+        where, params = ("", ()) if status is None else ("WHERE status = ?", (str(status),))
+
+        def op(conn: sqlite3.Connection) -> list[TaskRecord]:
+            rows = conn.execute(
+                f"SELECT {_TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
+                (*params, limit),
+            )
+            return [_task_record(row) for row in rows]
+
+        return await self._read(op)
+
+    async def list_history(
+        self, *, status: TaskStatus | None = None, limit: int = 100, before: int | None = None
+    ) -> list[HistoryRecord]:
+        """Return history records newest first, ``before`` a ``seq`` to page."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(str(status))
+        if before is not None:
+            clauses.append("seq < ?")
+            params.append(before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+        def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
+            rows = conn.execute(
+                f"SELECT {_HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
+                (*params, limit),
+            )
+            return [_history_record(row) for row in rows]
+
+        return await self._read(op)
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """Return how many active tasks are in each status."""
+
+        def op(conn: sqlite3.Connection) -> dict[TaskStatus, int]:
+            rows = conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")
+            return {TaskStatus(status): count for status, count in rows}
+
+        return await self._read(op)
+
+
+# --- operations, run on the writer thread inside its transaction ------------------------------
+
+
+def _dispatch_order(task: ClaimedTask) -> tuple[int, int]:
+    return (task.priority, task.id)
+
+
+def _submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
+    # The last task with a given key is the one stored; earlier ones are its duplicates.
+    last_of_key: dict[tuple[str, str], int] = {}
+    for index, task in enumerate(tasks):
+        last_of_key[(task.type, task.key)] = index
+    active = _find_active(conn, last_of_key)
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
+    next_id = (row[0] if row else 0) + 1
+    inserted: dict[tuple[str, str], int] = {}
+    rows = []
+    for index in sorted(i for key, i in last_of_key.items() if key not in active):
+        t = tasks[index]
+        io = t.expected_io
+        inserted[(t.type, t.key)] = next_id
+        rows.append(
+            (next_id, t.type, t.key, t.label, t.priority, t.payload, t.retry_policy,
+             now, t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx)
+        )  # fmt: skip
+        next_id += 1
+    conn.executemany(_INSERT, rows)
+    if len(rows) == len(tasks):
+        return [Inserted(inserted[(t.type, t.key)]) for t in tasks]
+    outcomes: list[SubmitOutcome] = []
+    for index, task in enumerate(tasks):
+        key = (task.type, task.key)
+        new_id = inserted.get(key)
+        if new_id is not None:
+            outcomes.append(Inserted(new_id) if last_of_key[key] == index else Duplicate(new_id))
+            continue
+        current = active[key]
+        task_id, priority, status = current
+        if task.priority < priority and status != TaskStatus.RUNNING:
+            conn.execute("UPDATE tasks SET priority = ? WHERE id = ?", (task.priority, task_id))
+            current[1] = task.priority
+            outcomes.append(Upgraded(task_id, priority, task.priority))
+        else:
+            outcomes.append(Duplicate(task_id))
+    return outcomes
+
+
+_LOOKUP_CHUNK = 500
+
+
+def _find_active(
+    conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Any]]:
+    """Return ``[id, priority, status]`` of the active tasks holding any of ``keys``."""
+    by_type: dict[str, list[str]] = {}
+    for task_type, key in keys:
+        by_type.setdefault(task_type, []).append(key)
+    found: dict[tuple[str, str], list[Any]] = {}
+    for task_type, names in by_type.items():
+        for start in range(0, len(names), _LOOKUP_CHUNK):
+            chunk = names[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, id, priority, status FROM tasks WHERE type = ? AND key IN ({marks})",
+                (task_type, *chunk),
+            )
+            for key, task_id, priority, status in rows:
+                found[(task_type, key)] = [task_id, priority, status]
+    return found
+
+
+def _settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> None:
+    final: list[tuple[Any, ...]] = []
+    retry: list[tuple[Any, ...]] = []
+    requeue: list[tuple[int]] = []
+    for s in settlements:
+        if s.kind in FINAL_KINDS:
+            io = s.actual_io
+            final.append(
+                (str(s.kind), s.at, s.error,
+                 io.disk_read, io.disk_write, io.net_rx, io.net_tx, s.id)
+            )  # fmt: skip
+        elif s.kind is SettleKind.RETRY:
+            retry.append((s.not_before, s.error, s.id))
+        else:
+            requeue.append((s.id,))
+    if final:
+        conn.executemany(_TO_HISTORY, final)
+        conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in final])
+    if retry:
+        conn.executemany(
+            "UPDATE tasks SET status = 'pending', retry_count = retry_count + 1, "
+            "not_before = ?, last_error = ? WHERE id = ?",
+            retry,
+        )
+    if requeue:
+        conn.executemany(
+            "UPDATE tasks SET status = 'pending' WHERE id = ? AND status = 'running'", requeue
+        )
+
+
+def _promote(conn: sqlite3.Connection, now: float) -> float | None:
+    conn.execute(
+        "UPDATE tasks SET not_before = NULL "
+        "WHERE status = 'pending' AND not_before IS NOT NULL AND not_before <= ?",
+        (now,),
+    )
+    due: float | None = conn.execute(_NEXT_DUE).fetchone()[0]
+    return due
+
+
+def _prune(conn: sqlite3.Connection, retention: Retention, now: float) -> int:
+    removed = 0
+    if retention.max_records is not None:
+        removed += conn.execute(
+            "DELETE FROM history WHERE seq <= "
+            "(SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            (retention.max_records,),
+        ).rowcount
+    max_age = retention.max_age_seconds
+    if max_age is not None:
+        # seq grows with finished_at, so the oldest records are a prefix of seq order.
+        removed += conn.execute(
+            "DELETE FROM history WHERE seq < "
+            "coalesce((SELECT min(seq) FROM history WHERE finished_at >= ?), "
+            "(SELECT max(seq) + 1 FROM history))",
+            (now - max_age,),
+        ).rowcount
+    return removed
+
+
+def _checkpoint(conn: sqlite3.Connection) -> object:
+    return conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+
+# --- rows to records --------------------------------------------------------------------------
+
+
+def _task_record(row: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        id=row[0],
+        type=row[1],
+        key=row[2],
+        label=row[3],
+        priority=row[4],
+        status=TaskStatus(row[5]),
+        payload=_decode_json(row[6]),
+        retry_count=row[7],
+        created_at=row[8],
+        started_at=row[9],
+        not_before=row[10],
+        last_error=row[11],
+        expected_io=IoBudget(row[12], row[13], row[14], row[15]),
+    )
+
+
+def _history_record(row: Sequence[Any]) -> HistoryRecord:
+    started, finished = row[10], row[11]
+    return HistoryRecord(
+        seq=row[0],
+        id=row[1],
+        type=row[2],
+        key=row[3],
+        label=row[4],
+        priority=row[5],
+        status=TaskStatus(row[6]),
+        payload=_decode_json(row[7]),
+        retry_count=row[8],
+        created_at=row[9],
+        started_at=started,
+        finished_at=finished,
+        duration=None if started is None else max(0.0, finished - started),
+        last_error=row[12],
+        expected_io=IoBudget(row[13], row[14], row[15], row[16]),
+        actual_io=IoBudget(row[17], row[18], row[19], row[20]),
+    )

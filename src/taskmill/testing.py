@@ -1,0 +1,108 @@
+"""Test doubles shipped with taskmill: a clock you move by hand, and a helper to drain.
+
+::
+
+    clock = FakeClock()
+    async with Scheduler(":memory:", domains=[media], clock=clock) as scheduler:
+        await scheduler.domain(media).submit(job)
+        await run_until_idle(scheduler, clock)   # retries and delays complete instantly
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+
+from taskmill.model.errors import ConfigurationError
+from taskmill.scheduler.scheduler import Scheduler
+
+__all__ = ["FakeClock", "run_until_idle"]
+
+DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+class _FakeTimer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeClock:
+    """A clock that stands still until :meth:`advance` moves it.
+
+    Timers armed with :meth:`call_at` fire, in order, when time is moved past them; their
+    callbacks run synchronously inside ``advance``.
+
+    Args:
+        start: The initial time, in seconds since the epoch.
+    """
+
+    def __init__(self, start: float = DEFAULT_START) -> None:
+        self._now = float(start)
+        self._timers: list[tuple[float, int, _FakeTimer]] = []
+        self._order = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"FakeClock(now={self._now})"
+
+    def now(self) -> float:
+        """Return the current fake time."""
+        return self._now
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> _FakeTimer:
+        """Run ``callback`` once the clock is advanced to ``when`` or beyond."""
+        timer = _FakeTimer(callback)
+        if when <= self._now:
+            callback()
+            return timer
+        heapq.heappush(self._timers, (when, next(self._order), timer))
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` and fire the timers that came due."""
+        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds >= 0):
+            raise ConfigurationError(f"advance() takes seconds >= 0, got {seconds!r}")
+        self.advance_to(self._now + seconds)
+
+    def advance_to(self, when: float) -> None:
+        """Move time forward to ``when`` (never backwards) and fire due timers."""
+        target = max(self._now, float(when))
+        timers = self._timers
+        while timers and timers[0][0] <= target:
+            due, _, timer = heapq.heappop(timers)
+            self._now = max(self._now, due)
+            if not timer.cancelled:
+                timer.callback()
+        self._now = target
+
+    @property
+    def next_timer(self) -> float | None:
+        """When the earliest armed timer fires, or ``None``."""
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+
+async def run_until_idle(
+    scheduler: Scheduler, clock: FakeClock, *, max_steps: int = 10_000
+) -> None:
+    """Run ``scheduler`` until nothing is left, jumping ``clock`` to each delayed task.
+
+    Raises:
+        RuntimeError: still not idle after ``max_steps`` clock jumps (a task that retries
+            forever, say).
+    """
+    for _ in range(max_steps):
+        await scheduler.wait_idle(include_delayed=False)
+        due = await scheduler.next_due()
+        if due is None:
+            return
+        clock.advance_to(due)
+    raise RuntimeError(f"scheduler not idle after {max_steps} clock jumps")

@@ -1,0 +1,164 @@
+"""Crash safety: a worker killed with SIGKILL loses nothing and never re-runs completed work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from crash_workload import CONCURRENCY, Work, make_domain
+from taskmill import Priority, Scheduler, Submission, TaskContext, TaskStatus
+
+WORKLOAD = Path(__file__).with_name("crash_workload.py")
+
+
+def submit_workload(db_path: Path, items: list[Submission]) -> list[int]:
+    """Store the workload without running it; return the task ids."""
+
+    async def submit() -> list[int]:
+        scheduler = Scheduler(db_path, domains=[make_domain(block_forever=True)])
+        await scheduler.open()
+        try:
+            outcomes = await scheduler.domain("crash").submit_many(items)
+        finally:
+            await scheduler.close()
+        return [o.id for o in outcomes]
+
+    return asyncio.run(submit())
+
+
+def run_child_until(db_path: Path, enough: callable[[list[str]], bool]) -> list[str]:  # type: ignore[valid-type]
+    """Run the workload in a child, read its lines until `enough(lines)`, then SIGKILL it."""
+    child = subprocess.Popen(
+        [sys.executable, str(WORKLOAD), str(db_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        while not enough(lines):
+            line = child.stdout.readline()
+            assert line, f"the child exited early with {child.wait()}; output: {lines}"
+            lines.append(line.strip())
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    return lines
+
+
+def raw_state(db_path: Path) -> tuple[dict[int, tuple[str, int]], Counter[int], str]:
+    """Read the database as the kill left it: active tasks, history counts, integrity."""
+    conn = sqlite3.connect(db_path)
+    try:
+        active = {
+            row[0]: (row[1], row[2])
+            for row in conn.execute("SELECT id, status, retry_count FROM tasks")
+        }
+        history = Counter(row[0] for row in conn.execute("SELECT id FROM history"))
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+    return active, history, integrity
+
+
+def reopen_and_drain(
+    db_path: Path,
+) -> tuple[list[int], dict[int, tuple[TaskStatus, int]], list[int]]:
+    """Reopen after the crash; return the recovered tasks, then run them all and report."""
+    domain = make_domain(block_forever=False)
+    executed: list[int] = []
+
+    @domain.task("record")
+    async def record(n: int, ctx: TaskContext) -> None:  # pragma: no cover - never submitted
+        """A second task type, to show the domain may grow between runs."""
+
+    original = domain.tasks["work"].executor
+
+    async def counting(job: Work, ctx: TaskContext) -> None:
+        executed.append(ctx.id)
+        await original(job, ctx)
+
+    domain.tasks["work"].executor = counting
+    domain.tasks["work"].is_async = True
+
+    async def go() -> tuple[list[int], dict[int, tuple[TaskStatus, int]]]:
+        scheduler = Scheduler(db_path, domains=[domain], max_concurrency=CONCURRENCY)
+        await scheduler.open()
+        recovered = {
+            r.id: (r.status, r.retry_count) for r in await scheduler.list_tasks(limit=10_000)
+        }
+        runner = asyncio.create_task(scheduler.run())
+        await scheduler.wait_idle()
+        history = await scheduler.list_history(limit=10_000)
+        scheduler.stop()
+        await runner
+        assert all(r.status is TaskStatus.COMPLETED for r in history)
+        return [r.id for r in history], recovered
+
+    history_ids, recovered = asyncio.run(go())
+    return history_ids, recovered, executed
+
+
+def test_sigkill_mid_run_recovers_every_task(db_path: Path) -> None:
+    """Running tasks come back pending with retry_count unchanged; completed ones never re-run."""
+    quick = [Submission(Work(n), priority=Priority.HIGH) for n in range(20)]
+    blocking = [Submission(Work(100 + n, block=True)) for n in range(CONCURRENCY)]
+    ids = submit_workload(db_path, quick + blocking)
+    quick_ids, blocking_ids = set(ids[:20]), set(ids[20:])
+
+    def enough(lines: list[str]) -> bool:
+        completed = {int(line.split()[1]) for line in lines if line.startswith("completed")}
+        second_attempts = {
+            int(line.split()[1])
+            for line in lines
+            if line.startswith("started") and line.endswith(" 2")
+        }
+        return completed == quick_ids and second_attempts == blocking_ids
+
+    run_child_until(db_path, enough)
+
+    active, history, integrity = raw_state(db_path)
+    assert integrity == "ok"
+    assert active == dict.fromkeys(blocking_ids, ("running", 1))
+    assert set(history) == quick_ids
+
+    history_ids, recovered, executed = reopen_and_drain(db_path)
+    assert recovered == dict.fromkeys(blocking_ids, (TaskStatus.PENDING, 1))
+    assert sorted(executed) == sorted(blocking_ids)  # completed tasks never ran again
+    assert sorted(history_ids) == sorted(ids)  # every task accounted for, once
+    assert raw_state(db_path)[2] == "ok"
+
+
+def test_sigkill_at_random_points_loses_nothing(db_path: Path) -> None:
+    """Killed at random points, no task is lost and none completes twice."""
+    rng = random.Random(random.getrandbits(32))  # pytest-randomly seeds `random`
+    ids = submit_workload(db_path, [Submission(Work(n)) for n in range(300)])
+    expected = sorted(ids)
+    for _ in range(3):
+        kill_after = rng.randint(1, 120)
+        if raw_state(db_path)[0] == {}:
+            break
+        run_child_until(
+            db_path, lambda lines, k=kill_after: sum(x.startswith("completed") for x in lines) >= k
+        )
+        active, history, integrity = raw_state(db_path)
+        assert integrity == "ok"
+        assert sorted([*active, *history]) == expected  # nothing lost
+        assert all(count == 1 for count in history.values())  # nothing recorded twice
+    _, history, _ = raw_state(db_path)
+    history_ids, recovered, executed = reopen_and_drain(db_path)
+    assert not set(executed) & set(history)  # completed before the kill: never re-run
+    assert sorted(history_ids) == expected
+    assert Counter(history_ids).most_common(1)[0][1] == 1
+    assert all(status is TaskStatus.PENDING for status, _ in recovered.values())

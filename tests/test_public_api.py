@@ -1,0 +1,103 @@
+"""The public surface: what `import taskmill` offers, pinned so changes are deliberate."""
+
+from __future__ import annotations
+
+import taskmill
+import taskmill.testing
+
+EXPECTED = [
+    "AmbiguousTaskTypeError",
+    "CancelToken",
+    "Clock",
+    "Completed",
+    "ConfigurationError",
+    "DatabaseAccessError",
+    "DeadLettered",
+    "Dispatched",
+    "Domain",
+    "DomainHandle",
+    "Duplicate",
+    "DuplicateTaskTypeError",
+    "Durability",
+    "Event",
+    "Failed",
+    "HistoryRecord",
+    "Inserted",
+    "InvalidIoBudgetError",
+    "InvalidNameError",
+    "InvalidPriorityError",
+    "InvalidRetryPolicyError",
+    "IoBudget",
+    "MemoryStore",
+    "NotADatabaseError",
+    "NotDeadLetteredError",
+    "PayloadEncodeError",
+    "PayloadError",
+    "PayloadTooLargeError",
+    "PayloadValidationError",
+    "PermanentError",
+    "Priority",
+    "Progress",
+    "Retention",
+    "Retry",
+    "RetryPolicy",
+    "Scheduler",
+    "SchedulerStateError",
+    "SchemaVersionError",
+    "SqliteStore",
+    "StorageFullError",
+    "Store",
+    "StoreBusyError",
+    "StoreClosedError",
+    "StoreError",
+    "Submission",
+    "SubmitError",
+    "SubmitOutcome",
+    "Subscription",
+    "SystemClock",
+    "TaskContext",
+    "TaskEvent",
+    "TaskHeader",
+    "TaskNotFoundError",
+    "TaskRecord",
+    "TaskStatus",
+    "TaskType",
+    "TaskmillError",
+    "TimerHandle",
+    "UnknownTaskTypeError",
+    "Upgraded",
+    "WrongDomainError",
+    "__version__",
+]
+
+
+def test_all_is_pinned() -> None:
+    """`taskmill.__all__` lists exactly the agreed public names, sorted."""
+    assert taskmill.__all__ == EXPECTED
+
+
+def test_every_exported_name_exists() -> None:
+    """Every name in `__all__` is importable from `taskmill`."""
+    for name in taskmill.__all__:
+        assert hasattr(taskmill, name), name
+
+
+def test_exported_objects_claim_the_public_module() -> None:
+    """Nothing private leaks: no exported name starts with an underscore but `__version__`."""
+    assert [n for n in taskmill.__all__ if n.startswith("_")] == ["__version__"]
+
+
+def test_testing_module_surface() -> None:
+    """`taskmill.testing` offers the fake clock and the drain helper."""
+    assert taskmill.testing.__all__ == ["FakeClock", "run_until_idle"]
+
+
+def test_every_error_derives_from_the_base() -> None:
+    """Each exported *Error class is a TaskmillError."""
+    errors = [getattr(taskmill, n) for n in taskmill.__all__ if n.endswith("Error")]
+    errors = [e for e in errors if e is not taskmill.PermanentError]
+    assert errors
+    for error in errors:
+        assert issubclass(error, taskmill.TaskmillError), error
+    assert not issubclass(taskmill.PermanentError, taskmill.TaskmillError)
+    assert not issubclass(taskmill.Retry, taskmill.TaskmillError)
