@@ -182,3 +182,25 @@ async def test_one_payload_class_for_two_tasks_needs_a_name() -> None:
         record = await scheduler.get_task(outcome.id)
         assert record is not None
         assert record.type == "d::large"
+
+
+async def test_builtin_payload_finds_the_task_declaring_that_type() -> None:
+    """A task declared to take exactly `str` is found by a str payload without task=."""
+    domain = Domain("urls")
+    seen: list[str] = []
+
+    @domain.task("fetch")
+    async def fetch(url: str) -> None:
+        seen.append(url)
+
+    @domain.task("count")
+    async def count(n: int) -> None:
+        seen.append(str(n))
+
+    async with Scheduler(":memory:", domains=[domain], max_concurrency=1) as scheduler:
+        await scheduler.domain(domain).submit("https://a")
+        await scheduler.domain(domain).submit(3)
+        with pytest.raises(AmbiguousTaskTypeError, match="pass task="):
+            await scheduler.domain(domain).submit([1])
+        await scheduler.wait_idle()
+    assert seen == ["https://a", "3"]

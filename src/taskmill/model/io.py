@@ -43,6 +43,22 @@ class IoBudget:
         """A budget of network bytes received and sent."""
         return cls(net_rx=rx, net_tx=tx)
 
+    @classmethod
+    def of(cls, disk_read: int, disk_write: int, net_rx: int, net_tx: int) -> IoBudget:
+        """Return a budget of byte counts already known to be valid (no re-validation).
+
+        Used on hot paths for values read back from the database or counted by taskmill
+        itself; returns the shared empty budget when every count is zero.
+        """
+        if not (disk_read or disk_write or net_rx or net_tx):
+            return NO_IO
+        budget = object.__new__(cls)
+        object.__setattr__(budget, "disk_read", disk_read)
+        object.__setattr__(budget, "disk_write", disk_write)
+        object.__setattr__(budget, "net_rx", net_rx)
+        object.__setattr__(budget, "net_tx", net_tx)
+        return budget
+
     def __add__(self, other: IoBudget) -> IoBudget:
         return IoBudget(
             self.disk_read + other.disk_read,

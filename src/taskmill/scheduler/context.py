@@ -158,4 +158,4 @@ class TaskContext:
     @property
     def actual_io(self) -> IoBudget:
         """The IO recorded so far in this attempt."""
-        return IoBudget(self._disk_read, self._disk_write, self._net_rx, self._net_tx)
+        return IoBudget.of(self._disk_read, self._disk_write, self._net_rx, self._net_tx)

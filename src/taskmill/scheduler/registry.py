@@ -116,8 +116,6 @@ class Registry:
 
 
 def _is_payload_class(payload_type: Any) -> bool:
-    return (
-        isinstance(payload_type, type)
-        and payload_type not in _JSON_TYPES
-        and not is_typeddict(payload_type)
-    )
+    # Plain builtins count too (a task declared to take exactly `str` is found by a str
+    # payload), but TypedDicts do not: their values are plain dicts at run time.
+    return isinstance(payload_type, type) and not is_typeddict(payload_type)

@@ -160,10 +160,15 @@ class DomainHandle:
         Within the batch, the last item with a given key is the one stored.
         """
         resolve, domain, limit = self._registry.resolve, self.domain, self._max_payload_bytes
+        resolved: dict[tuple[type, object], TaskType[Any]] = {}  # one lookup per payload class
         tasks: list[NewTask] = []
         for item in items:
             entry = item if isinstance(item, Submission) else Submission(item, task)
-            task_type = resolve(domain, entry.payload, entry.task or task)
+            chosen = entry.task or task
+            cache_key = (type(entry.payload), chosen)
+            task_type = resolved.get(cache_key)
+            if task_type is None:
+                task_type = resolved[cache_key] = resolve(domain, entry.payload, chosen)
             tasks.append(prepare(task_type, entry, limit))
         if not tasks:
             return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sqlite3
 import threading
@@ -49,9 +50,9 @@ _decode_json = msgspec.json.decode
 # --- SQL ------------------------------------------------------------------------------------
 
 _INSERT = """
-INSERT INTO tasks (id, type, key, label, priority, status, payload, retry_policy, created_at,
-                   not_before, io_read, io_write, io_rx, io_tx)
-VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
+                   created_at, not_before, io_read, io_write, io_rx, io_tx)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order.
@@ -227,7 +228,7 @@ class SqliteStore:
                     r[6],
                     r[7],
                     r[8],
-                    IoBudget(r[9], r[10], r[11], r[12]),
+                    IoBudget.of(r[9], r[10], r[11], r[12]),
                 )
                 for r in rows
             ]
@@ -284,7 +285,7 @@ class SqliteStore:
                 priority=row[4],
                 payload=row[5],
                 retry_policy=row[6],
-                expected_io=IoBudget(row[7], row[8], row[9], row[10]),
+                expected_io=IoBudget.of(row[7], row[8], row[9], row[10]),
             )
             return _submit(conn, [task], now)[0]
 
@@ -379,7 +380,8 @@ def _submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> l
     last_of_key: dict[tuple[str, str], int] = {}
     for index, task in enumerate(tasks):
         last_of_key[(task.type, task.key)] = index
-    active = _find_active(conn, last_of_key)
+    hashes = {key: key_hash(*key) for key in last_of_key}
+    active = _find_active(conn, hashes)
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
     next_id = (row[0] if row else 0) + 1
     inserted: dict[tuple[str, str], int] = {}
@@ -387,9 +389,10 @@ def _submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> l
     for index in sorted(i for key, i in last_of_key.items() if key not in active):
         t = tasks[index]
         io = t.expected_io
-        inserted[(t.type, t.key)] = next_id
+        key = (t.type, t.key)
+        inserted[key] = next_id
         rows.append(
-            (next_id, t.type, t.key, t.label, t.priority, t.payload, t.retry_policy,
+            (next_id, t.type, t.key, hashes[key], t.label, t.priority, t.payload, t.retry_policy,
              now, t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx)
         )  # fmt: skip
         next_id += 1
@@ -414,26 +417,32 @@ def _submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> l
     return outcomes
 
 
+def key_hash(task_type: str, key: str) -> int:
+    """The signed 64-bit hash that indexes a dedup key (``tasks.key_hash``)."""
+    digest = hashlib.blake2b(task_type.encode(), digest_size=8)
+    digest.update(b"\0")
+    digest.update(key.encode())
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
 _LOOKUP_CHUNK = 500
 
 
 def _find_active(
-    conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]
+    conn: sqlite3.Connection, hashes: dict[tuple[str, str], int]
 ) -> dict[tuple[str, str], list[Any]]:
-    """Return ``[id, priority, status]`` of the active tasks holding any of ``keys``."""
-    by_type: dict[str, list[str]] = {}
-    for task_type, key in keys:
-        by_type.setdefault(task_type, []).append(key)
+    """Return ``[id, priority, status]`` of the active tasks holding any of these keys."""
+    wanted = list(set(hashes.values()))
     found: dict[tuple[str, str], list[Any]] = {}
-    for task_type, names in by_type.items():
-        for start in range(0, len(names), _LOOKUP_CHUNK):
-            chunk = names[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"SELECT key, id, priority, status FROM tasks WHERE type = ? AND key IN ({marks})",
-                (task_type, *chunk),
-            )
-            for key, task_id, priority, status in rows:
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start : start + _LOOKUP_CHUNK]
+        rows = conn.execute(
+            f"SELECT type, key, id, priority, status FROM tasks "
+            f"WHERE key_hash IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        for task_type, key, task_id, priority, status in rows:
+            if (task_type, key) in hashes:  # equal hashes of other keys are ignored
                 found[(task_type, key)] = [task_id, priority, status]
     return found
 
@@ -519,7 +528,7 @@ def _task_record(row: Sequence[Any]) -> TaskRecord:
         started_at=row[9],
         not_before=row[10],
         last_error=row[11],
-        expected_io=IoBudget(row[12], row[13], row[14], row[15]),
+        expected_io=IoBudget.of(row[12], row[13], row[14], row[15]),
     )
 
 
@@ -540,6 +549,6 @@ def _history_record(row: Sequence[Any]) -> HistoryRecord:
         finished_at=finished,
         duration=None if started is None else max(0.0, finished - started),
         last_error=row[12],
-        expected_io=IoBudget(row[13], row[14], row[15], row[16]),
-        actual_io=IoBudget(row[17], row[18], row[19], row[20]),
+        expected_io=IoBudget.of(row[13], row[14], row[15], row[16]),
+        actual_io=IoBudget.of(row[17], row[18], row[19], row[20]),
     )

@@ -1,0 +1,115 @@
+"""What only the SQLite store does: WAL, group commit, hashed keys, the file it leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import taskmill.store.sqlite as sqlite_store
+from taskmill import Duplicate, Inserted, SqliteStore, StoreClosedError, StoreError
+from taskmill.store import NewTask
+from taskmill.store.schema import APPLICATION_ID, latest_version
+from taskmill.store.writer import Writer
+
+
+def new(key: str, type: str = "d::t") -> NewTask:
+    return NewTask(type=type, key=key, label=key, priority=128, payload=b"{}")
+
+
+async def test_database_is_wal_and_marked_as_taskmill(db_path: Path) -> None:
+    """The file is in WAL mode and carries taskmill's application id and schema version."""
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (latest_version(),)
+    conn.close()
+
+
+async def test_close_checkpoints_the_wal(db_path: Path) -> None:
+    """After close, the WAL is checkpointed and truncated: the data is in the main file."""
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.submit([new(str(i)) for i in range(100)], 1.0)
+    await store.close()
+    wal = Path(f"{db_path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_concurrent_writes_share_commits(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes queued while a commit runs are committed together (group commit)."""
+    commits: list[int] = []
+    original = Writer._commit
+
+    def counting(self: Writer, conn: sqlite3.Connection, batch: list[object]) -> object:
+        commits.append(len(batch))
+        return original(self, conn, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Writer, "_commit", counting)
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        outcomes = await asyncio.gather(*(store.submit([new(str(i))], 1.0) for i in range(200)))
+    finally:
+        await store.close()
+    assert sorted(o[0].id for o in outcomes) == list(range(1, 201))
+    assert sum(commits) == 200
+    assert len(commits) < 50
+
+
+async def test_a_failing_write_fails_alone(db_path: Path) -> None:
+    """A request that raises inside a group commit does not fail the others."""
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        assert store._writer is not None
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        good = [store.submit([new(str(i))], 1.0) for i in range(5)]
+        bad = store._writer.submit(broken)
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+    finally:
+        await store.close()
+    assert [type(r[0]) for r in results[:5]] == [Inserted] * 5  # type: ignore[index]
+    assert isinstance(results[5], StoreError)
+    assert not isinstance(results[5], sqlite3.Error)  # translated at the boundary
+
+
+async def test_colliding_key_hashes_never_merge_keys(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys whose 64-bit hashes collide are still told apart by their full text."""
+    monkeypatch.setattr(sqlite_store, "key_hash", lambda task_type, key: 42)
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        first = await store.submit([new("a"), new("b"), new("a", type="d::other")], 1.0)
+        again = await store.submit([new("b"), new("c")], 1.0)
+    finally:
+        await store.close()
+    assert [type(o) for o in first] == [Inserted, Inserted, Inserted]
+    assert again[0] == Duplicate(first[1].id)
+    assert isinstance(again[1], Inserted)
+
+
+async def test_store_refuses_memory_paths() -> None:
+    """A SQLite store needs a file; ':memory:' points to the in-memory store instead."""
+    with pytest.raises(ValueError, match="MemoryStore"):
+        SqliteStore(":memory:")
+
+
+async def test_use_before_open_is_refused(db_path: Path) -> None:
+    """Calls on a store that was never opened raise StoreClosedError."""
+    with pytest.raises(StoreClosedError, match="not open"):
+        await SqliteStore(db_path).submit([new("a")], 1.0)
+    with pytest.raises(StoreClosedError, match="not open"):
+        await SqliteStore(db_path).get_task(1)
