@@ -113,3 +113,19 @@ async def test_use_before_open_is_refused(db_path: Path) -> None:
         await SqliteStore(db_path).submit([new("a")], 1.0)
     with pytest.raises(StoreClosedError, match="not open"):
         await SqliteStore(db_path).get_task(1)
+
+
+async def test_dispatch_queries_walk_indexes(db_path: Path) -> None:
+    """Claims read tasks_ready in order (no sort, no scan of the table): O(log n) per claim."""
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(db_path) as conn:
+        claim = [
+            r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_store._CLAIM, (0, "[]", 1))
+        ]
+        due = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_store._NEXT_DUE)]
+    conn.close()
+    assert "SCAN tasks USING INDEX tasks_ready" in claim
+    assert not any("TEMP B-TREE" in step for step in claim)
+    assert due == ["SEARCH tasks USING INDEX tasks_delayed (not_before>?)"]

@@ -23,6 +23,7 @@ from taskmill import (
 from taskmill.store import NewTask, SettleKind, Settlement
 
 T0 = 1000.0
+TYPES = ("d::t", "d::x", "d::y")  # the task types the claiming scheduler can run
 
 
 def new(key: str, priority: int = 128, *, type: str = "d::t", payload: bytes = b"{}") -> NewTask:
@@ -30,11 +31,12 @@ def new(key: str, priority: int = 128, *, type: str = "d::t", payload: bytes = b
 
 
 async def test_ids_follow_submission_order_and_are_never_reused(store: Store) -> None:
-    """Ids grow with submission, also across a task moving to history."""
+    """Ids grow with submission, even after the newest task moved to history."""
     first = await store.submit([new("a"), new("b")], T0)
     assert [o.id for o in first] == sorted(o.id for o in first)
-    [claimed] = await store.claim(1, T0)
-    await store.settle([Settlement(claimed.id, SettleKind.COMPLETED, T0 + 1)])
+    await store.claim(2, T0, TYPES)
+    await store.settle([Settlement(o.id, SettleKind.COMPLETED, T0 + 1) for o in first])
+    assert await store.count_by_status() == {}
     [later] = await store.submit([new("a")], T0 + 2)
     assert isinstance(later, Inserted)
     assert later.id > max(o.id for o in first)
@@ -85,7 +87,7 @@ async def test_lower_priority_duplicate_changes_nothing(store: Store) -> None:
 async def test_running_task_is_not_upgraded(store: Store) -> None:
     """A duplicate of a running task is a Duplicate, whatever its priority."""
     [a] = await store.submit([new("k", 128)], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     [b] = await store.submit([new("k", 0)], T0)
     assert b == Duplicate(a.id)
 
@@ -106,15 +108,27 @@ async def test_claim_order_is_priority_then_fifo(store: Store) -> None:
         [new("a", 128), new("b", 0), new("c", 128), new("d", 255), new("e", 0)], T0
     )
     ids = {key: o.id for key, o in zip("abcde", outcomes, strict=True)}
-    claimed = await store.claim(10, T0)
+    claimed = await store.claim(10, T0, TYPES)
     assert [c.id for c in claimed] == [ids[k] for k in "beacd"]
     assert all(c.retry_count == 0 for c in claimed)
+
+
+async def test_claim_skips_types_it_cannot_run(store: Store) -> None:
+    """Tasks of types not asked for stay pending and do not block the tasks behind them."""
+    outcomes = await store.submit(
+        [new("a", 0, type="other::t"), new("b", 100), new("c", 0, type="other::t")], T0
+    )
+    claimed = await store.claim(5, T0, TYPES)
+    assert [c.id for c in claimed] == [outcomes[1].id]
+    assert await store.count_by_status() == {TaskStatus.PENDING: 2, TaskStatus.RUNNING: 1}
+    later = await store.claim(5, T0, ("other::t",))
+    assert [c.id for c in later] == [outcomes[0].id, outcomes[2].id]
 
 
 async def test_claim_respects_limit_and_marks_running(store: Store) -> None:
     """A claim takes at most `limit` tasks and marks exactly those running."""
     await store.submit([new(str(i)) for i in range(5)], T0)
-    claimed = await store.claim(2, T0)
+    claimed = await store.claim(2, T0, TYPES)
     assert len(claimed) == 2
     assert await store.count_by_status() == {TaskStatus.PENDING: 3, TaskStatus.RUNNING: 2}
     record = await store.get_task(claimed[0].id)
@@ -125,7 +139,7 @@ async def test_claim_respects_limit_and_marks_running(store: Store) -> None:
 async def test_completed_task_moves_to_history_and_frees_its_key(store: Store) -> None:
     """Completion removes the task from the queue, records it, and frees the key."""
     [a] = await store.submit([new("k")], T0)
-    await store.claim(1, T0 + 1)
+    await store.claim(1, T0 + 1, TYPES)
     await store.settle(
         [Settlement(a.id, SettleKind.COMPLETED, T0 + 3, actual_io=IoBudget(1, 2, 3, 4))]
     )
@@ -141,7 +155,7 @@ async def test_completed_task_moves_to_history_and_frees_its_key(store: Store) -
 async def test_retry_settlement_requeues_with_backoff(store: Store) -> None:
     """A retry goes back to pending with one more retry, held until not_before."""
     [a] = await store.submit([new("k")], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle(
         [Settlement(a.id, SettleKind.RETRY, T0, error="ValueError: x", not_before=T0 + 10)]
     )
@@ -153,18 +167,18 @@ async def test_retry_settlement_requeues_with_backoff(store: Store) -> None:
         T0 + 10,
         "ValueError: x",
     )
-    assert await store.claim(1, T0 + 5) == []
+    assert await store.claim(1, T0 + 5, TYPES) == []
     assert await store.promote_due(T0 + 9) == T0 + 10
-    assert await store.claim(1, T0 + 9) == []
+    assert await store.claim(1, T0 + 9, TYPES) == []
     assert await store.promote_due(T0 + 10) is None
-    [claimed] = await store.claim(1, T0 + 10)
+    [claimed] = await store.claim(1, T0 + 10, TYPES)
     assert (claimed.id, claimed.retry_count) == (a.id, 1)
 
 
 async def test_requeue_settlement_does_not_charge_a_retry(store: Store) -> None:
     """An interrupted attempt goes back to pending with its retry count unchanged."""
     [a] = await store.submit([new("k")], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, SettleKind.REQUEUE, T0)])
     record = await store.get_task(a.id)
     assert record is not None
@@ -183,7 +197,7 @@ async def test_failures_move_to_history_with_their_error(
 ) -> None:
     """Permanent failures and exhausted retries are recorded with their last error."""
     [a] = await store.submit([new("k")], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, kind, T0 + 1, error="boom")])
     [record] = await store.get_history(a.id)
     assert (record.status, record.last_error) == (status, "boom")
@@ -192,9 +206,9 @@ async def test_failures_move_to_history_with_their_error(
 async def test_recover_requeues_running_without_charging(store: Store) -> None:
     """Recovery turns running tasks into pending ones with the same retry count."""
     [a, b] = await store.submit([new("a"), new("b")], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, SettleKind.RETRY, T0, error="x")])
-    await store.claim(2, T0)
+    await store.claim(2, T0, TYPES)
     report = await store.recover(T0)
     assert report.requeued == 2
     records = {r.id: r for r in await store.list_tasks()}
@@ -207,7 +221,7 @@ async def test_recover_requeues_running_without_charging(store: Store) -> None:
 async def test_recover_releases_delayed_tasks_whose_time_passed(store: Store) -> None:
     """Delayed tasks due by the time of recovery are ready at once."""
     [a, b] = await store.submit([new("a"), new("b")], T0)
-    await store.claim(2, T0)
+    await store.claim(2, T0, TYPES)
     await store.settle(
         [
             Settlement(a.id, SettleKind.RETRY, T0, not_before=T0 + 5),
@@ -216,15 +230,15 @@ async def test_recover_releases_delayed_tasks_whose_time_passed(store: Store) ->
     )
     report = await store.recover(T0 + 10)
     assert report.next_due == T0 + 50
-    assert [c.id for c in await store.claim(5, T0 + 10)] == [a.id]
+    assert [c.id for c in await store.claim(5, T0 + 10, TYPES)] == [a.id]
 
 
 async def test_retry_dead_letter_resubmits_under_new_id(store: Store) -> None:
     """A dead letter is submitted again with a new id, its retries reset."""
     [a] = await store.submit([new("k", 64, payload=b'{"x":1}')], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, SettleKind.RETRY, T0)])
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, SettleKind.DEAD_LETTER, T0, error="e")])
     outcome = await store.retry_dead_letter(a.id, T0 + 1)
     assert isinstance(outcome, Inserted)
@@ -242,7 +256,7 @@ async def test_retry_dead_letter_resubmits_under_new_id(store: Store) -> None:
 async def test_retry_dead_letter_refuses_other_tasks(store: Store) -> None:
     """Only dead letters can be retried; unknown ids are reported as such."""
     [a, b] = await store.submit([new("a"), new("b")], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     await store.settle([Settlement(a.id, SettleKind.COMPLETED, T0)])
     with pytest.raises(NotDeadLetteredError, match="completed"):
         await store.retry_dead_letter(a.id, T0)
@@ -255,7 +269,7 @@ async def test_retry_dead_letter_refuses_other_tasks(store: Store) -> None:
 async def test_history_pages_newest_first(store: Store) -> None:
     """History lists newest first and pages by seq, filtered by status."""
     outcomes = await store.submit([new(str(i)) for i in range(5)], T0)
-    await store.claim(5, T0)
+    await store.claim(5, T0, TYPES)
     await store.settle(
         [
             Settlement(o.id, SettleKind.FAILED if i % 2 else SettleKind.COMPLETED, T0 + i)
@@ -273,7 +287,7 @@ async def test_history_pages_newest_first(store: Store) -> None:
 async def test_list_tasks_in_dispatch_order_with_status_filter(store: Store) -> None:
     """Active tasks list in dispatch order and filter by status."""
     outcomes = await store.submit([new("a", 200), new("b", 10), new("c", 100)], T0)
-    await store.claim(1, T0)
+    await store.claim(1, T0, TYPES)
     assert [r.key for r in await store.list_tasks()] == ["b", "c", "a"]
     running = await store.list_tasks(status=TaskStatus.RUNNING)
     assert [r.id for r in running] == [outcomes[1].id]
@@ -292,7 +306,7 @@ async def test_retention_keeps_newest_records(kind: str, db_path: object) -> Non
     try:
         outcomes = await store.submit([new(str(i)) for i in range(6)], T0)
         for i, o in enumerate(outcomes):
-            await store.claim(1, T0)
+            await store.claim(1, T0, TYPES)
             await store.settle([Settlement(o.id, SettleKind.COMPLETED, T0 + i)])
         assert [r.id for r in await store.list_history()] == [o.id for o in outcomes[:2:-1]]
     finally:
@@ -306,7 +320,7 @@ async def test_prune_by_age(store_factory: Callable[[], Store]) -> None:
     await store.open()
     try:
         outcomes = await store.submit([new("old"), new("new")], T0)
-        await store.claim(2, T0)
+        await store.claim(2, T0, TYPES)
         await store.settle(
             [
                 Settlement(outcomes[0].id, SettleKind.COMPLETED, T0),

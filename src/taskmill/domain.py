@@ -131,6 +131,8 @@ class Domain:
         self.priority = check_priority(priority, what=f"domain {name!r} priority")
         self.retry = retry if retry is not None else RetryPolicy()
         self._tasks: dict[str, TaskType[Any]] = {}
+        self.version = 0
+        """Bumped by each registration, so registries know to refresh."""
 
     def __repr__(self) -> str:
         return f"Domain({self.name!r}, tasks={sorted(self._tasks)})"
@@ -212,6 +214,7 @@ class Domain:
                 permanent_errors=permanent_errors,
             )
             self._tasks[name] = task_type
+            self.version += 1
             return task_type
 
         return register

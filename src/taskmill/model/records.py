@@ -80,6 +80,7 @@ class HistoryRecord(_Record):
         last_error: The error it ended with, if any.
         expected_io: The IO budget it declared.
         actual_io: The IO its executor recorded.
+        retried_as: For a dead letter retried with ``retry_dead_letter``, the new task's id.
     """
 
     seq: int
@@ -98,6 +99,7 @@ class HistoryRecord(_Record):
     last_error: str | None
     expected_io: IoBudget
     actual_io: IoBudget
+    retried_as: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,8 @@ def _events(settlement: Settlement, running: Running) -> list[Event]:
         duration = max(0.0, at - running.started_at)
         return [Completed(at, header, attempt, duration, settlement.actual_io)]
     if kind is SettleKind.RETRY:
-        after = 0.0 if settlement.not_before is None else settlement.not_before - at
+        # Rounded to the microsecond: epoch floats cannot subtract to an exact 0.1.
+        after = 0.0 if settlement.not_before is None else round(settlement.not_before - at, 6)
         return [Failed(at, header, attempt, error, True, after)]
     if kind is SettleKind.FAILED:
         return [Failed(at, header, attempt, error, False, None)]

@@ -11,6 +11,7 @@ import logging
 
 from taskmill.clock import Clock, TimerHandle
 from taskmill.model.errors import StoreError
+from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
 from taskmill.scheduler.state import RunState
 from taskmill.store.protocol import Store
@@ -24,9 +25,17 @@ class Dispatcher:
     """Claims ready tasks into free slots and hands them to the runner."""
 
     def __init__(
-        self, *, store: Store, state: RunState, runner: Runner, clock: Clock, max_concurrency: int
+        self,
+        *,
+        store: Store,
+        state: RunState,
+        runner: Runner,
+        clock: Clock,
+        registry: Registry,
+        max_concurrency: int,
     ) -> None:
         self._store = store
+        self._registry = registry
         self._state = state
         self._runner = runner
         self._clock = clock
@@ -81,7 +90,7 @@ class Dispatcher:
         generation = state.ready_generation
         state.claiming = True
         try:
-            claimed = await store.claim(free, now)
+            claimed = await store.claim(free, now, self._registry.names)
         finally:
             state.claiming = False
         if len(claimed) < free and state.ready_generation == generation:

@@ -90,6 +90,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        self._closed = False
 
     @property
     def active(self) -> bool:
@@ -101,7 +102,10 @@ class EventBus:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ConfigurationError(f"event buffer maxsize must be an int >= 1, got {maxsize!r}")
         subscription = Subscription(self, maxsize)
-        self._subscriptions.append(subscription)
+        if self._closed:
+            subscription._end()  # nothing will ever be published: iteration ends at once
+        else:
+            self._subscriptions.append(subscription)
         return subscription
 
     def publish(self, event: Event) -> None:
@@ -110,7 +114,8 @@ class EventBus:
             subscription._push(event)
 
     def close(self) -> None:
-        """End every subscription's iteration."""
+        """End every subscription's iteration, and those made from now on."""
+        self._closed = True
         subscriptions, self._subscriptions = self._subscriptions, []
         for subscription in subscriptions:
             subscription._end()

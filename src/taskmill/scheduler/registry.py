@@ -17,30 +17,55 @@ _JSON_TYPES: frozenset[type] = frozenset({dict, list, tuple, str, int, float, bo
 
 
 class Registry:
-    """Every task type of the scheduler's domains, by qualified name and by payload class."""
+    """Every task type of the scheduler's domains, by qualified name and by payload class.
+
+    It follows its domains: a task registered on one of them later (even after the
+    scheduler opened) is known from the next lookup on.
+    """
 
     def __init__(self, domains: Iterable[Domain]) -> None:
         self.domains: dict[str, Domain] = {}
-        self.by_name: dict[str, TaskType[Any]] = {}
-        self._by_class: dict[type, list[TaskType[Any]]] = {}
         for domain in domains:
             if not isinstance(domain, Domain):
                 raise ConfigurationError(
                     f"domains must hold taskmill.Domain objects, got {domain!r}"
                 )
-            if domain.name in self.domains:
-                if self.domains[domain.name] is domain:
-                    continue
+            known = self.domains.get(domain.name)
+            if known is not None and known is not domain:
                 raise ConfigurationError(
                     f"two different domains are named {domain.name!r}; domain names must be "
                     f"unique within a scheduler"
                 )
             self.domains[domain.name] = domain
+        self._versions: tuple[int, ...] | None = None
+        self._by_name: dict[str, TaskType[Any]] = {}
+        self._by_class: dict[type, list[TaskType[Any]]] = {}
+        self._names: tuple[str, ...] = ()
+
+    def _refresh(self) -> None:
+        versions = tuple(domain.version for domain in self.domains.values())
+        if versions == self._versions:
+            return
+        self._by_name, self._by_class = {}, {}
+        for domain in self.domains.values():
             for task_type in domain.tasks.values():
-                self.by_name[task_type.qualified_name] = task_type
-                payload_type = task_type.payload_type
-                if _is_payload_class(payload_type):
-                    self._by_class.setdefault(payload_type, []).append(task_type)
+                self._by_name[task_type.qualified_name] = task_type
+                if _is_payload_class(task_type.payload_type):
+                    self._by_class.setdefault(task_type.payload_type, []).append(task_type)
+        self._names = tuple(sorted(self._by_name))
+        self._versions = versions
+
+    @property
+    def by_name(self) -> dict[str, TaskType[Any]]:
+        """Task types by qualified name."""
+        self._refresh()
+        return self._by_name
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The qualified names of every task type, sorted."""
+        self._refresh()
+        return self._names
 
     def domain(self, domain: Domain | str) -> Domain:
         """Return the registered domain ``domain`` (an object or a name)."""
@@ -59,6 +84,7 @@ class Registry:
         """Return the task type of ``payload`` submitted through ``domain``."""
         if task is not None:
             return self._named(domain, task)
+        self._refresh()
         payload_class = type(payload)
         candidates = self._by_class.get(payload_class)
         if not candidates:

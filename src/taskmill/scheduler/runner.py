@@ -116,9 +116,12 @@ class Runner:
         settlement: Settlement
         try:
             await self._call(running)
-        except asyncio.CancelledError:
-            # Interrupted (shutdown), not failed: back to pending, no retry charged.
-            settlement = Settlement(running.claimed.id, SettleKind.REQUEUE, self._clock.now())
+        except asyncio.CancelledError as exc:
+            if running.context.cancel_token.cancelled or _cancelling():
+                # Interrupted (shutdown), not failed: back to pending, no retry charged.
+                settlement = Settlement(running.claimed.id, SettleKind.REQUEUE, self._clock.now())
+            else:  # the executor's own CancelledError (a cancelled inner await) is a failure
+                settlement = self._judge_failure(running, exc)
         except Exception as exc:
             try:
                 settlement = self._judge_failure(running, exc)
@@ -168,7 +171,7 @@ class Runner:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._threads, functools.partial(executor, *args))
 
-    def _judge_failure(self, running: Running, exc: Exception) -> Settlement:
+    def _judge_failure(self, running: Running, exc: BaseException) -> Settlement:
         claimed, task_type = running.claimed, running.task_type
         now = self._clock.now()
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -199,6 +202,11 @@ class Runner:
         if policy is None:
             policy = self._policies[data] = _decode_policy(data)
         return policy
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _Unrunnable(Exception):

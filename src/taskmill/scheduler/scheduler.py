@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
-from taskmill.model.config import Durability, Retention
+from taskmill.model.config import DURABILITIES, Durability, Retention
 from taskmill.model.errors import ConfigurationError, SchedulerStateError
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
 from taskmill.model.records import HistoryRecord, TaskRecord
@@ -83,6 +83,10 @@ class Scheduler:
             raise ConfigurationError(
                 f"shutdown_timeout must be a number of seconds >= 0, got {shutdown_timeout!r}"
             )
+        if durability not in DURABILITIES:
+            raise ConfigurationError(
+                f"durability must be one of {DURABILITIES}, got {durability!r}"
+            )
         if not isinstance(retention, Retention):
             raise ConfigurationError(f"retention must be a taskmill.Retention, got {retention!r}")
         self._domains = tuple(domains)
@@ -136,7 +140,6 @@ class Scheduler:
         """
         if self._phase != "new":
             raise SchedulerStateError(f"open() called on a scheduler that is {self._phase}")
-        self._registry = Registry(self._domains)  # tasks may have been added since __init__
         await self._store.open()
         try:
             report = await self._store.recover(self._clock.now())
@@ -162,6 +165,7 @@ class Scheduler:
             state=state,
             runner=self._runner,
             clock=self._clock,
+            registry=self._registry,
             max_concurrency=self._max_concurrency,
         )
         self._state = state
@@ -276,12 +280,13 @@ class Scheduler:
     async def retry_dead_letter(self, task_id: int) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again, under a new id, retries reset.
 
-        Returns :class:`~taskmill.Inserted` with the new id, or a :class:`~taskmill.Duplicate`
-        when an active task already holds the same key.
+        Returns :class:`~taskmill.Inserted` with the new id; or, when an active task already
+        holds the same key, :class:`~taskmill.Duplicate` (or :class:`~taskmill.Upgraded` if
+        the dead letter had the higher priority).
 
         Raises:
             TaskNotFoundError: no task or history record has this id.
-            NotDeadLetteredError: the task is not dead-lettered.
+            NotDeadLetteredError: the task is not dead-lettered, or was already retried.
         """
         state = self._require_open()
         outcome = await self._store.retry_dead_letter(task_id, self._clock.now())
@@ -300,9 +305,18 @@ class Scheduler:
                 (what tests with a :class:`~taskmill.testing.FakeClock` want).
 
         Raises:
-            SchedulerStateError: the scheduler is not open, or its dispatch loop died.
+            SchedulerStateError: the scheduler is not dispatching (not entered with
+                ``async with`` nor running :meth:`run`), or its dispatch loop died.
         """
-        await self._require_open().wait_idle(include_delayed=include_delayed)
+        state = self._require_open()
+        if self._dispatch_task is None:
+            await asyncio.sleep(0)  # let a run() task created just before this call start
+        if self._dispatch_task is None:
+            raise SchedulerStateError(
+                "wait_idle() on a scheduler that is open but not dispatching would wait "
+                "forever; enter it with 'async with scheduler:' or start scheduler.run()"
+            )
+        await state.wait_idle(include_delayed=include_delayed)
 
     def events(self, *, maxsize: int = DEFAULT_BUFFER) -> Subscription:
         """Subscribe to events from now on; iterate the result with ``async for``.
@@ -339,18 +353,24 @@ class Scheduler:
         return await self._store.get_history(task_id)
 
     async def list_tasks(
-        self, *, status: TaskStatus | None = None, limit: int = 100
+        self, *, status: TaskStatus | str | None = None, limit: int = 100
     ) -> list[TaskRecord]:
         """Return active tasks in dispatch order, optionally only those of ``status``."""
         self._require_open()
-        return await self._store.list_tasks(status=status, limit=limit)
+        return await self._store.list_tasks(status=_status(status), limit=_limit(limit))
 
     async def list_history(
-        self, *, status: TaskStatus | None = None, limit: int = 100, before: int | None = None
+        self,
+        *,
+        status: TaskStatus | str | None = None,
+        limit: int = 100,
+        before: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first; pass the last ``seq`` as ``before`` to page."""
         self._require_open()
-        return await self._store.list_history(status=status, limit=limit, before=before)
+        return await self._store.list_history(
+            status=_status(status), limit=_limit(limit), before=before
+        )
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status."""
@@ -383,6 +403,21 @@ def _make_store(database: Any, durability: Durability, retention: Retention) -> 
     raise ConfigurationError(
         f"database must be a path, ':memory:' or a taskmill Store, got {database!r}"
     )
+
+
+def _status(status: TaskStatus | str | None) -> TaskStatus | None:
+    if status is None or isinstance(status, TaskStatus):
+        return status
+    try:
+        return TaskStatus(status)
+    except ValueError:
+        valid = ", ".join(s.value for s in TaskStatus)
+        raise ConfigurationError(f"unknown status {status!r}; use one of: {valid}") from None
+
+
+def _limit(limit: int) -> int:
+    _check_positive_int(limit, "limit")
+    return limit
 
 
 def _check_positive_int(value: object, name: str) -> None:

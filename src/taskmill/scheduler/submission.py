@@ -9,7 +9,11 @@ from typing import Any
 import msgspec
 
 from taskmill.domain import Domain, TaskType
-from taskmill.model.errors import ConfigurationError, PayloadTooLargeError
+from taskmill.model.errors import (
+    ConfigurationError,
+    PayloadTooLargeError,
+    PayloadValidationError,
+)
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.priority import check_priority
@@ -52,7 +56,7 @@ def prepare(task_type: TaskType[Any], item: Submission, max_payload_bytes: int) 
     if item.key is not None:
         key = _check_key(item.key, name)
     elif task_type.key is not None:
-        key = _check_key(task_type.key(payload), name)
+        key = _check_key(_call(task_type.key, payload, "key", name), name)
     else:
         key = default_key(name, data)
     if item.retry is not None and not isinstance(item.retry, RetryPolicy):
@@ -64,12 +68,25 @@ def prepare(task_type: TaskType[Any], item: Submission, max_payload_bytes: int) 
     return NewTask(
         type=name,
         key=key,
-        label=task_type.label_for(payload) if item.label is None else str(item.label),
+        label=_call(task_type.label_for, payload, "label", name)
+        if item.label is None
+        else str(item.label),
         priority=task_type.priority if item.priority is None else check_priority(item.priority),
         payload=data,
         retry_policy=None if item.retry is None else _encode(item.retry),
         expected_io=task_type.expected_io if item.expected_io is None else item.expected_io,
     )
+
+
+def _call(function: Callable[[Any], Any], payload: Any, what: str, task: str) -> Any:
+    try:
+        return function(payload)
+    except Exception as exc:
+        raise PayloadValidationError(
+            f"the {what} function of {task} failed on this payload "
+            f"({type(exc).__name__}: {exc}); check the payload's type, or pass {what}= "
+            f"to submit()"
+        ) from exc
 
 
 def _check_key(key: object, task: str) -> str:
@@ -142,7 +159,8 @@ class DomainHandle:
             :class:`~taskmill.Upgraded`.
 
         Raises:
-            SubmitError: the payload, its type or an option is unusable (nothing stored).
+            SubmitError: the payload or its task type is unusable (nothing stored).
+            ConfigurationError: an option is invalid, e.g. a priority outside 0..255.
         """
         item = Submission(payload, task, priority, key, label, retry, expected_io)
         new = prepare(

@@ -7,13 +7,13 @@ against both) but nothing survives the process.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 
 import msgspec
 
 from taskmill.model.config import Retention
-from taskmill.model.errors import NotDeadLetteredError, StoreClosedError, TaskNotFoundError
+from taskmill.model.errors import StoreClosedError, TaskNotFoundError
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
 from taskmill.model.records import HistoryRecord, TaskRecord
@@ -25,6 +25,7 @@ from taskmill.store.protocol import (
     RecoveryReport,
     SettleKind,
     Settlement,
+    not_dead_lettered,
 )
 
 
@@ -121,16 +122,20 @@ class MemoryStore:
                 outcomes.append(Duplicate(row.id))
         return outcomes
 
-    async def claim(self, limit: int, now: float) -> list[ClaimedTask]:
-        """Mark up to ``limit`` ready tasks running, in priority then id order."""
+    async def claim(self, limit: int, now: float, types: Collection[str]) -> list[ClaimedTask]:
+        """Mark up to ``limit`` ready tasks of ``types`` running, in priority then id order."""
         self._check()
         claimed: list[ClaimedTask] = []
+        skipped: list[tuple[int, int]] = []
         ready = self._ready
         while ready and len(claimed) < limit:
             priority, task_id = heapq.heappop(ready)
             row = self._tasks.get(task_id)
             if row is None or not self._is_ready(row) or row.priority != priority:
                 continue  # stale entry: settled, claimed, delayed or re-prioritised
+            if row.task.type not in types:
+                skipped.append((priority, task_id))
+                continue
             row.status = TaskStatus.RUNNING
             row.started_at = now
             task = row.task
@@ -148,6 +153,8 @@ class MemoryStore:
                     task.expected_io,
                 )
             )
+        for entry in skipped:
+            heapq.heappush(ready, entry)
         return claimed
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
@@ -188,15 +195,10 @@ class MemoryStore:
             row = self._tasks.get(task_id)
             if row is None:
                 raise TaskNotFoundError(f"no task or history record has id {task_id}")
-            status = str(row.status)
-        else:
-            status = str(records[-1].status)
-        if not records or status != TaskStatus.DEAD_LETTER:
-            raise NotDeadLetteredError(
-                f"task {task_id} is {status}, not dead_letter; only dead-lettered tasks "
-                f"can be retried with retry_dead_letter()"
-            )
+            raise not_dead_lettered(task_id, row.status, None)
         record = records[-1]
+        if record.status is not TaskStatus.DEAD_LETTER or record.retried_as is not None:
+            raise not_dead_lettered(task_id, record.status, record.retried_as)
         stored = self._history_tasks[record.seq]
         task = NewTask(
             type=stored.type,
@@ -207,7 +209,10 @@ class MemoryStore:
             retry_policy=stored.retry_policy,
             expected_io=stored.expected_io,
         )
-        return (await self.submit([task], now))[0]
+        outcome = (await self.submit([task], now))[0]
+        if isinstance(outcome, Inserted):
+            self._history[record.seq] = replace(record, retried_as=outcome.id)
+        return outcome
 
     async def prune_history(self, now: float) -> int:
         """Apply the retention policy now."""
@@ -233,7 +238,7 @@ class MemoryStore:
         """Return active tasks in dispatch order."""
         self._check()
         rows = sorted(
-            (r for r in self._tasks.values() if status is None or r.status is status),
+            (r for r in self._tasks.values() if status is None or r.status == status),
             key=lambda r: (r.priority, r.id),
         )
         return [self._record(r) for r in rows[:limit]]
@@ -247,7 +252,7 @@ class MemoryStore:
         for record in reversed(self._history.values()):
             if len(found) == limit:
                 break
-            if (status is None or record.status is status) and (
+            if (status is None or record.status == status) and (
                 before is None or record.seq < before
             ):
                 found.append(record)

@@ -8,8 +8,8 @@ Semantics every store must honour:
 
 - Ids are assigned in submission order and never reused, even after a task moved to history.
 - A task's ``(type, key)`` is unique among active tasks (the dedup key).
-- :meth:`Store.claim` returns ready tasks (``pending``, not held back by ``not_before``) in
-  priority order, then id order, and marks them ``running``.
+- :meth:`Store.claim` returns ready tasks (``pending``, not held back by ``not_before``) of
+  the given types in priority order, then id order, and marks them ``running``.
 - :meth:`Store.settle` moves finished attempts to history or back to ``pending``.
 - :meth:`Store.recover` turns ``running`` tasks back into ``pending`` without charging a
   retry: a crash is not a failure of the task.
@@ -17,11 +17,12 @@ Semantics every store must honour:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.records import HistoryRecord, TaskRecord
@@ -101,6 +102,19 @@ class RecoveryReport:
     next_due: float | None
 
 
+def not_dead_lettered(task_id: int, status: str, retried_as: int | None) -> NotDeadLetteredError:
+    """The error for ``retry_dead_letter`` on a task that cannot be retried."""
+    if retried_as is not None:
+        return NotDeadLetteredError(
+            f"dead letter {task_id} was already retried as task {retried_as}; retry that "
+            f"task if it failed again"
+        )
+    return NotDeadLetteredError(
+        f"task {task_id} is {status}, not dead_letter; only dead-lettered tasks can be "
+        f"retried with retry_dead_letter()"
+    )
+
+
 class Store(Protocol):
     """Persistent storage of the task queue and its history."""
 
@@ -122,8 +136,12 @@ class Store(Protocol):
         ``Upgraded``.
         """
 
-    async def claim(self, limit: int, now: float) -> list[ClaimedTask]:
-        """Mark up to ``limit`` ready tasks ``running`` and return them in dispatch order."""
+    async def claim(self, limit: int, now: float, types: Collection[str]) -> list[ClaimedTask]:
+        """Mark up to ``limit`` ready tasks ``running`` and return them in dispatch order.
+
+        Only tasks whose type is in ``types`` (those this scheduler can run) are claimed;
+        others stay pending, skipped without blocking the tasks behind them.
+        """
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         """Apply the outcome of finished attempts, atomically."""
@@ -132,7 +150,11 @@ class Store(Protocol):
         """Make tasks whose ``not_before <= now`` ready; return the next ``not_before``."""
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
-        """Submit a dead-lettered task again under a new id, with its retries reset."""
+        """Submit a dead-lettered task again under a new id, with its retries reset.
+
+        When a new task is inserted, the dead letter records it in ``retried_as`` and
+        cannot be retried again.
+        """
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
         """Return the active task with this id, or ``None``."""

@@ -7,7 +7,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +17,6 @@ import msgspec
 from taskmill.model.config import DURABILITIES, Durability, Retention
 from taskmill.model.errors import (
     ConfigurationError,
-    NotDeadLetteredError,
     StoreClosedError,
     TaskNotFoundError,
 )
@@ -38,6 +37,7 @@ from taskmill.store.protocol import (
     RecoveryReport,
     SettleKind,
     Settlement,
+    not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
 from taskmill.store.writer import Writer
@@ -55,10 +55,12 @@ INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, re
 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
-# The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order.
+# The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
+# the index holds the type, so skipping types this scheduler cannot run reads no table rows.
 _CLAIM = """
 UPDATE tasks SET status = 'running', started_at = ?
 WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NULL
+             AND type IN (SELECT value FROM json_each(?))
              ORDER BY priority, id LIMIT ?)
 RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
           io_read, io_write, io_rx, io_tx
@@ -80,7 +82,7 @@ _TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count,
 
 _HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
     created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
-    actual_read, actual_write, actual_rx, actual_tx"""
+    actual_read, actual_write, actual_rx, actual_tx, retried_as"""
 
 _NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
 
@@ -123,6 +125,8 @@ class SqliteStore:
         self._reader_connections: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._since_prune = 0
+        self._claim_types: Collection[str] = ()
+        self._claim_types_json = b"[]"
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
@@ -212,11 +216,15 @@ class SqliteStore:
         """Store ``tasks`` in one transaction with dedup by ``(type, key)``."""
         return await self._write(lambda conn: _submit(conn, tasks, now))
 
-    async def claim(self, limit: int, now: float) -> list[ClaimedTask]:
-        """Mark up to ``limit`` ready tasks ``running``, highest priority first."""
+    async def claim(self, limit: int, now: float, types: Collection[str]) -> list[ClaimedTask]:
+        """Mark up to ``limit`` ready tasks of ``types`` ``running``, highest priority first."""
+        if types != self._claim_types:  # the registry's names rarely change: encode once
+            self._claim_types = tuple(types)
+            self._claim_types_json = msgspec.json.encode(sorted(types))
+        type_list = self._claim_types_json
 
         def op(conn: sqlite3.Connection) -> list[ClaimedTask]:
-            rows = conn.execute(_CLAIM, (now, limit)).fetchall()
+            rows = conn.execute(_CLAIM, (now, type_list, limit)).fetchall()
             claimed = [
                 ClaimedTask(
                     r[0],
@@ -262,32 +270,33 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> SubmitOutcome:
             row = conn.execute(
-                "SELECT status, type, key, label, priority, payload, retry_policy, "
-                "io_read, io_write, io_rx, io_tx FROM history WHERE id = ? "
+                "SELECT seq, status, retried_as, type, key, label, priority, payload, "
+                "retry_policy, io_read, io_write, io_rx, io_tx FROM history WHERE id = ? "
                 "ORDER BY seq DESC LIMIT 1",
                 (task_id,),
             ).fetchone()
             if row is None:
                 active = conn.execute("SELECT status FROM tasks WHERE id = ?", (task_id,))
-                status = active.fetchone()
-                if status is None:
+                found = active.fetchone()
+                if found is None:
                     raise TaskNotFoundError(f"no task or history record has id {task_id}")
-                row = (status[0],)
-            if row[0] != TaskStatus.DEAD_LETTER:
-                raise NotDeadLetteredError(
-                    f"task {task_id} is {row[0]}, not dead_letter; only dead-lettered tasks "
-                    f"can be retried with retry_dead_letter()"
-                )
+                raise not_dead_lettered(task_id, found[0], None)
+            seq, status, retried_as = row[0], row[1], row[2]
+            if status != TaskStatus.DEAD_LETTER or retried_as is not None:
+                raise not_dead_lettered(task_id, status, retried_as)
             task = NewTask(
-                type=row[1],
-                key=row[2],
-                label=row[3],
-                priority=row[4],
-                payload=row[5],
-                retry_policy=row[6],
-                expected_io=IoBudget.of(row[7], row[8], row[9], row[10]),
+                type=row[3],
+                key=row[4],
+                label=row[5],
+                priority=row[6],
+                payload=row[7],
+                retry_policy=row[8],
+                expected_io=IoBudget.of(row[9], row[10], row[11], row[12]),
             )
-            return _submit(conn, [task], now)[0]
+            outcome = _submit(conn, [task], now)[0]
+            if isinstance(outcome, Inserted):
+                conn.execute("UPDATE history SET retried_as = ? WHERE seq = ?", (outcome.id, seq))
+            return outcome
 
         return await self._write(op)
 
@@ -551,4 +560,5 @@ def _history_record(row: Sequence[Any]) -> HistoryRecord:
         last_error=row[12],
         expected_io=IoBudget.of(row[13], row[14], row[15], row[16]),
         actual_io=IoBudget.of(row[17], row[18], row[19], row[20]),
+        retried_as=row[21],
     )

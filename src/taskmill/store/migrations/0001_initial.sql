@@ -31,7 +31,8 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_key ON tasks (key_hash);
 
 -- Dispatch reads this index in order: O(log n) to find the next task at any queue depth.
-CREATE INDEX tasks_ready ON tasks (priority, id)
+-- It carries the type so that tasks of types a scheduler cannot run are skipped in the index.
+CREATE INDEX tasks_ready ON tasks (priority, id, type)
     WHERE status = 'pending' AND not_before IS NULL;
 
 -- Delayed tasks, by the instant they become ready.
@@ -61,7 +62,8 @@ CREATE TABLE history (
     actual_read  INTEGER NOT NULL,              -- IO the executor recorded, bytes
     actual_write INTEGER NOT NULL,
     actual_rx    INTEGER NOT NULL,
-    actual_tx    INTEGER NOT NULL
+    actual_tx    INTEGER NOT NULL,
+    retried_as   INTEGER                        -- id of the task retry_dead_letter() created
 );
 
 CREATE INDEX history_by_id ON history (id);
