@@ -30,6 +30,18 @@ def doc_programs() -> list[tuple[str, str]]:
 DOC_PROGRAMS = doc_programs()
 
 
+def run_program(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a Python program in `cwd` as a user would, and capture what it prints."""
+    return subprocess.run(
+        [sys.executable, str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_docs_have_programs() -> None:
     """Every capability page contributes runnable programs (a broken regex would hide them)."""
     pages = {name.rsplit("-", 1)[0] for name, _ in DOC_PROGRAMS}
@@ -41,14 +53,7 @@ def test_doc_program_runs(name: str, source: str, tmp_path: Path) -> None:
     """Each program in the docs exits 0."""
     program = tmp_path / f"{name}.py"
     program.write_text(source, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(program)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_program(program, tmp_path)
     assert result.returncode == 0, result.stderr
 
 
@@ -60,14 +65,7 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(example: Path, tmp_path: Path) -> None:
     """Each example exits 0 and prints what it promises."""
-    result = subprocess.run(
-        [sys.executable, str(example)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_program(example, tmp_path)
     assert result.returncode == 0, result.stderr
     expected = {
         "quickstart.py": "task 1 completed: read 4096 bytes",
