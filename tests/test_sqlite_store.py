@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import taskmill.store.sqlite as sqlite_store
+import taskmill.store.operations as sql
 from taskmill import Duplicate, Inserted, SqliteStore, StoreClosedError, StoreError
 from taskmill.store import NewTask
 from taskmill.store.schema import APPLICATION_ID, latest_version
@@ -88,7 +88,7 @@ async def test_colliding_key_hashes_never_merge_keys(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Keys whose 64-bit hashes collide are still told apart by their full text."""
-    monkeypatch.setattr(sqlite_store, "key_hash", lambda task_type, key: 42)
+    monkeypatch.setattr(sql, "key_hash", lambda task_type, key: 42)
     store = SqliteStore(db_path)
     await store.open()
     try:
@@ -121,10 +121,8 @@ async def test_dispatch_queries_walk_indexes(db_path: Path) -> None:
     await store.open()
     await store.close()
     with sqlite3.connect(db_path) as conn:
-        claim = [
-            r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_store._CLAIM, (0, "[]", 1))
-        ]
-        due = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_store._NEXT_DUE)]
+        claim = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql.CLAIM, (0, "[]", 1))]
+        due = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql.NEXT_DUE)]
     conn.close()
     assert "SCAN tasks USING INDEX tasks_ready" in claim
     assert not any("TEMP B-TREE" in step for step in claim)

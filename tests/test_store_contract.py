@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -100,6 +101,23 @@ async def test_last_duplicate_in_a_batch_wins(store: Store) -> None:
     record = await store.get_task(outcomes[1].id)
     assert record is not None
     assert (record.priority, record.payload) == (64, 2)
+
+
+async def test_concurrent_submissions_behave_as_if_one_after_another(store: Store) -> None:
+    """Submissions committed together keep their own outcomes, in the order they were made."""
+    outcomes = await asyncio.gather(
+        store.submit([new("k", 128)], T0),
+        store.submit([new("k", 64)], T0),
+        store.submit([new("j"), new("k", 200)], T0),
+        store.submit([new("j")], T0),
+    )
+    [[first], [second], [third, fourth], [fifth]] = outcomes
+    assert isinstance(first, Inserted)
+    assert second == Upgraded(first.id, 128, 64)
+    assert isinstance(third, Inserted)
+    assert third.id == first.id + 1
+    assert fourth == Duplicate(first.id)
+    assert fifth == Duplicate(third.id)
 
 
 async def test_claim_order_is_priority_then_fifo(store: Store) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,9 +20,10 @@ from taskmill.model.errors import (
     TaskNotFoundError,
 )
 from taskmill.model.io import IoBudget
-from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.outcomes import Inserted, SubmitOutcome
 from taskmill.model.records import HistoryRecord, TaskRecord
 from taskmill.model.status import TaskStatus
+from taskmill.store import operations as sql
 from taskmill.store.connection import (
     check_location,
     check_sqlite_version,
@@ -35,56 +35,18 @@ from taskmill.store.protocol import (
     ClaimedTask,
     NewTask,
     RecoveryReport,
-    SettleKind,
     Settlement,
     not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
 from taskmill.store.writer import Writer
 
+_READ_THREADS = 2
+
 T = TypeVar("T")
 
 _READ_THREADS = 2
 _decode_json = msgspec.json.decode
-
-# --- SQL ------------------------------------------------------------------------------------
-
-_INSERT = """
-INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
-                   created_at, not_before, io_read, io_write, io_rx, io_tx)
-VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-# The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
-# the index holds the type, so skipping types this scheduler cannot run reads no table rows.
-_CLAIM = """
-UPDATE tasks SET status = 'running', started_at = ?
-WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NULL
-             AND type IN (SELECT value FROM json_each(?))
-             ORDER BY priority, id LIMIT ?)
-RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
-          io_read, io_write, io_rx, io_tx
-"""
-
-_TO_HISTORY = """
-INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
-                     retry_policy, created_at, started_at, finished_at, last_error,
-                     io_read, io_write, io_rx, io_tx,
-                     actual_read, actual_write, actual_rx, actual_tx)
-SELECT id, type, key, label, priority, ?, payload, retry_count,
-       retry_policy, created_at, started_at, ?, coalesce(?, last_error),
-       io_read, io_write, io_rx, io_tx, ?, ?, ?, ?
-FROM tasks WHERE id = ?
-"""
-
-_TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, created_at,
-    started_at, not_before, last_error, io_read, io_write, io_rx, io_tx"""
-
-_HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
-    created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
-    actual_read, actual_write, actual_rx, actual_tx, retried_as"""
-
-_NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
 
 
 class SqliteStore:
@@ -140,7 +102,7 @@ class SqliteStore:
         writer = Writer(
             self._open_writer,
             map_error=self._map_error,
-            on_close=_checkpoint,
+            on_close=sql.checkpoint,
             name=f"taskmill-writer:{self.path.name}",
         )
         await writer.start()
@@ -208,13 +170,18 @@ class SqliteStore:
             requeued = conn.execute(
                 "UPDATE tasks SET status = 'pending' WHERE status = 'running'"
             ).rowcount
-            return RecoveryReport(requeued=requeued, next_due=_promote(conn, now))
+            return RecoveryReport(requeued=requeued, next_due=sql.promote(conn, now))
 
         return await self._write(op)
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
         """Store ``tasks`` in one transaction with dedup by ``(type, key)``."""
-        return await self._write(lambda conn: _submit(conn, tasks, now))
+        if self._writer is None:
+            raise StoreClosedError(f"{self!r} is not open")
+        outcomes: list[SubmitOutcome] = await self._writer.submit_combined(
+            sql.submit_requests, (tasks, now)
+        )
+        return outcomes
 
     async def claim(self, limit: int, now: float, types: Collection[str]) -> list[ClaimedTask]:
         """Mark up to ``limit`` ready tasks of ``types`` ``running``, highest priority first."""
@@ -224,7 +191,7 @@ class SqliteStore:
         type_list = self._claim_types_json
 
         def op(conn: sqlite3.Connection) -> list[ClaimedTask]:
-            rows = conn.execute(_CLAIM, (now, type_list, limit)).fetchall()
+            rows = conn.execute(sql.CLAIM, (now, type_list, limit)).fetchall()
             claimed = [
                 ClaimedTask(
                     r[0],
@@ -240,7 +207,7 @@ class SqliteStore:
                 )
                 for r in rows
             ]
-            claimed.sort(key=_dispatch_order)  # RETURNING order is unspecified
+            claimed.sort(key=sql.dispatch_order)  # RETURNING order is unspecified
             return claimed
 
         return await self._write(op)
@@ -255,15 +222,15 @@ class SqliteStore:
         retention = self.retention
 
         def op(conn: sqlite3.Connection) -> None:
-            _settle(conn, settlements)
+            sql.settle(conn, settlements)
             if prune:
-                _prune(conn, retention, max(s.at for s in settlements))
+                sql.prune(conn, retention, max(s.at for s in settlements))
 
         await self._write(op)
 
     async def promote_due(self, now: float) -> float | None:
         """Make delayed tasks whose time came ready; return the next delay's end."""
-        return await self._write(lambda conn: _promote(conn, now))
+        return await self._write(lambda conn: sql.promote(conn, now))
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again under a new id."""
@@ -293,7 +260,7 @@ class SqliteStore:
                 retry_policy=row[8],
                 expected_io=IoBudget.of(row[9], row[10], row[11], row[12]),
             )
-            outcome = _submit(conn, [task], now)[0]
+            outcome = sql.submit(conn, [task], now)[0]
             if isinstance(outcome, Inserted):
                 conn.execute("UPDATE history SET retried_as = ? WHERE seq = ?", (outcome.id, seq))
             return outcome
@@ -303,7 +270,7 @@ class SqliteStore:
     async def prune_history(self, now: float) -> int:
         """Apply the retention policy now."""
         retention = self.retention
-        return await self._write(lambda conn: _prune(conn, retention, now))
+        return await self._write(lambda conn: sql.prune(conn, retention, now))
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -312,9 +279,9 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> TaskRecord | None:
             row = conn.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+                f"SELECT {sql.TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
             ).fetchone()
-            return None if row is None else _task_record(row)
+            return None if row is None else sql.task_record(row)
 
         return await self._read(op)
 
@@ -323,9 +290,9 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
             rows = conn.execute(
-                f"SELECT {_HISTORY_COLUMNS} FROM history WHERE id = ? ORDER BY seq", (task_id,)
+                f"SELECT {sql.HISTORY_COLUMNS} FROM history WHERE id = ? ORDER BY seq", (task_id,)
             )
-            return [_history_record(row) for row in rows]
+            return [sql.history_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -337,10 +304,10 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[TaskRecord]:
             rows = conn.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
+                f"SELECT {sql.TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
                 (*params, limit),
             )
-            return [_task_record(row) for row in rows]
+            return [sql.task_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -360,10 +327,10 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
             rows = conn.execute(
-                f"SELECT {_HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
+                f"SELECT {sql.HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
                 (*params, limit),
             )
-            return [_history_record(row) for row in rows]
+            return [sql.history_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -375,190 +342,3 @@ class SqliteStore:
             return {TaskStatus(status): count for status, count in rows}
 
         return await self._read(op)
-
-
-# --- operations, run on the writer thread inside its transaction ------------------------------
-
-
-def _dispatch_order(task: ClaimedTask) -> tuple[int, int]:
-    return (task.priority, task.id)
-
-
-def _submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
-    # The last task with a given key is the one stored; earlier ones are its duplicates.
-    last_of_key: dict[tuple[str, str], int] = {}
-    for index, task in enumerate(tasks):
-        last_of_key[(task.type, task.key)] = index
-    hashes = {key: key_hash(*key) for key in last_of_key}
-    active = _find_active(conn, hashes)
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
-    next_id = (row[0] if row else 0) + 1
-    inserted: dict[tuple[str, str], int] = {}
-    rows = []
-    for index in sorted(i for key, i in last_of_key.items() if key not in active):
-        t = tasks[index]
-        io = t.expected_io
-        key = (t.type, t.key)
-        inserted[key] = next_id
-        rows.append(
-            (next_id, t.type, t.key, hashes[key], t.label, t.priority, t.payload, t.retry_policy,
-             now, t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx)
-        )  # fmt: skip
-        next_id += 1
-    conn.executemany(_INSERT, rows)
-    if len(rows) == len(tasks):
-        return [Inserted(inserted[(t.type, t.key)]) for t in tasks]
-    outcomes: list[SubmitOutcome] = []
-    for index, task in enumerate(tasks):
-        key = (task.type, task.key)
-        new_id = inserted.get(key)
-        if new_id is not None:
-            outcomes.append(Inserted(new_id) if last_of_key[key] == index else Duplicate(new_id))
-            continue
-        current = active[key]
-        task_id, priority, status = current
-        if task.priority < priority and status != TaskStatus.RUNNING:
-            conn.execute("UPDATE tasks SET priority = ? WHERE id = ?", (task.priority, task_id))
-            current[1] = task.priority
-            outcomes.append(Upgraded(task_id, priority, task.priority))
-        else:
-            outcomes.append(Duplicate(task_id))
-    return outcomes
-
-
-def key_hash(task_type: str, key: str) -> int:
-    """The signed 64-bit hash that indexes a dedup key (``tasks.key_hash``)."""
-    digest = hashlib.blake2b(task_type.encode(), digest_size=8)
-    digest.update(b"\0")
-    digest.update(key.encode())
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
-_LOOKUP_CHUNK = 500
-
-
-def _find_active(
-    conn: sqlite3.Connection, hashes: dict[tuple[str, str], int]
-) -> dict[tuple[str, str], list[Any]]:
-    """Return ``[id, priority, status]`` of the active tasks holding any of these keys."""
-    wanted = list(set(hashes.values()))
-    found: dict[tuple[str, str], list[Any]] = {}
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[start : start + _LOOKUP_CHUNK]
-        rows = conn.execute(
-            f"SELECT type, key, id, priority, status FROM tasks "
-            f"WHERE key_hash IN ({','.join('?' * len(chunk))})",
-            chunk,
-        )
-        for task_type, key, task_id, priority, status in rows:
-            if (task_type, key) in hashes:  # equal hashes of other keys are ignored
-                found[(task_type, key)] = [task_id, priority, status]
-    return found
-
-
-def _settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> None:
-    final: list[tuple[Any, ...]] = []
-    retry: list[tuple[Any, ...]] = []
-    requeue: list[tuple[int]] = []
-    for s in settlements:
-        if s.kind in FINAL_KINDS:
-            io = s.actual_io
-            final.append(
-                (str(s.kind), s.at, s.error,
-                 io.disk_read, io.disk_write, io.net_rx, io.net_tx, s.id)
-            )  # fmt: skip
-        elif s.kind is SettleKind.RETRY:
-            retry.append((s.not_before, s.error, s.id))
-        else:
-            requeue.append((s.id,))
-    if final:
-        conn.executemany(_TO_HISTORY, final)
-        conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in final])
-    if retry:
-        conn.executemany(
-            "UPDATE tasks SET status = 'pending', retry_count = retry_count + 1, "
-            "not_before = ?, last_error = ? WHERE id = ?",
-            retry,
-        )
-    if requeue:
-        conn.executemany(
-            "UPDATE tasks SET status = 'pending' WHERE id = ? AND status = 'running'", requeue
-        )
-
-
-def _promote(conn: sqlite3.Connection, now: float) -> float | None:
-    conn.execute(
-        "UPDATE tasks SET not_before = NULL "
-        "WHERE status = 'pending' AND not_before IS NOT NULL AND not_before <= ?",
-        (now,),
-    )
-    due: float | None = conn.execute(_NEXT_DUE).fetchone()[0]
-    return due
-
-
-def _prune(conn: sqlite3.Connection, retention: Retention, now: float) -> int:
-    removed = 0
-    if retention.max_records is not None:
-        removed += conn.execute(
-            "DELETE FROM history WHERE seq <= "
-            "(SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-            (retention.max_records,),
-        ).rowcount
-    max_age = retention.max_age_seconds
-    if max_age is not None:
-        # seq grows with finished_at, so the oldest records are a prefix of seq order.
-        removed += conn.execute(
-            "DELETE FROM history WHERE seq < "
-            "coalesce((SELECT min(seq) FROM history WHERE finished_at >= ?), "
-            "(SELECT max(seq) + 1 FROM history))",
-            (now - max_age,),
-        ).rowcount
-    return removed
-
-
-def _checkpoint(conn: sqlite3.Connection) -> object:
-    return conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-
-
-# --- rows to records --------------------------------------------------------------------------
-
-
-def _task_record(row: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(
-        id=row[0],
-        type=row[1],
-        key=row[2],
-        label=row[3],
-        priority=row[4],
-        status=TaskStatus(row[5]),
-        payload=_decode_json(row[6]),
-        retry_count=row[7],
-        created_at=row[8],
-        started_at=row[9],
-        not_before=row[10],
-        last_error=row[11],
-        expected_io=IoBudget.of(row[12], row[13], row[14], row[15]),
-    )
-
-
-def _history_record(row: Sequence[Any]) -> HistoryRecord:
-    started, finished = row[10], row[11]
-    return HistoryRecord(
-        seq=row[0],
-        id=row[1],
-        type=row[2],
-        key=row[3],
-        label=row[4],
-        priority=row[5],
-        status=TaskStatus(row[6]),
-        payload=_decode_json(row[7]),
-        retry_count=row[8],
-        created_at=row[9],
-        started_at=started,
-        finished_at=finished,
-        duration=None if started is None else max(0.0, finished - started),
-        last_error=row[12],
-        expected_io=IoBudget.of(row[13], row[14], row[15], row[16]),
-        actual_io=IoBudget.of(row[17], row[18], row[19], row[20]),
-        retried_as=row[21],
-    )

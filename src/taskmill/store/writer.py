@@ -1,11 +1,13 @@
 """One thread that owns the write connection and commits queued writes in groups.
 
-Callers on any event loop hand the writer a function of the connection and get an asyncio
-future. The thread takes everything queued, runs it inside one ``BEGIN IMMEDIATE ...
-COMMIT`` (group commit: one commit, and with ``synchronous=FULL`` one fsync, for many
-writers) and answers each loop with a single ``call_soon_threadsafe``. If one request fails
-the transaction is rolled back and the requests are replayed one by one, so a bad request
-only fails itself. Requests must therefore keep all their effects inside the transaction.
+Callers on the event loop hand the writer a function of the connection and get an asyncio
+future. The thread takes everything queued, runs it inside one ``BEGIN IMMEDIATE ... COMMIT``
+(group commit: one commit, and with ``synchronous=FULL`` one fsync, for many writers) and
+answers the loop with a single ``call_soon_threadsafe``. Requests of one kind can also be
+*combined*, so that many queued submissions cost one pass over the index instead of one each.
+If one request fails the transaction is rolled back and the requests are replayed one by one,
+so a bad request only fails itself. Requests must therefore keep all their effects inside
+the transaction.
 """
 
 from __future__ import annotations
@@ -27,12 +29,24 @@ Operation = Callable[[sqlite3.Connection], T]
 ErrorMapper = Callable[[BaseException], BaseException]
 
 
-class _Request(Generic[T]):
-    __slots__ = ("future", "operation")
+Combined = Callable[[sqlite3.Connection, list[Any]], list[Any]]
+"""Runs several requests of one kind in one call: items in, one result per item out."""
 
-    def __init__(self, operation: Operation[T], future: asyncio.Future[T]) -> None:
-        self.operation = operation
+
+class _Request(Generic[T]):
+    __slots__ = ("combined", "future", "item", "operation")
+
+    def __init__(
+        self,
+        future: asyncio.Future[T],
+        operation: Operation[T] | None = None,
+        combined: Combined | None = None,
+        item: object = None,
+    ) -> None:
         self.future = future
+        self.operation = operation
+        self.combined = combined
+        self.item = item
 
 
 # What the thread sends back per request: (future, succeeded, value-or-exception).
@@ -76,12 +90,28 @@ class Writer:
 
         Call it from the loop the writer was started on.
         """
+        return self._enqueue(operation=operation)
+
+    def submit_combined(self, combined: Combined, item: object) -> asyncio.Future[Any]:
+        """Queue ``item`` for ``combined``, which handles adjacent queued items in one call.
+
+        ``combined(conn, items)`` must return one result per item, in order, and behave as
+        if the items had been handled one after another.
+        """
+        return self._enqueue(combined=combined, item=item)
+
+    def _enqueue(
+        self,
+        operation: Operation[Any] | None = None,
+        combined: Combined | None = None,
+        item: object = None,
+    ) -> asyncio.Future[Any]:
         assert self._loop is not None, "Writer.start() was not awaited"
-        future: asyncio.Future[T] = self._loop.create_future()
+        future: asyncio.Future[Any] = self._loop.create_future()
         if self._closing:
             future.set_exception(StoreClosedError("the task store is closed"))
             return future
-        self._queue.put(_Request(operation, future))
+        self._queue.put(_Request(future, operation, combined, item))
         return future
 
     async def close(self) -> None:
@@ -150,7 +180,7 @@ class Writer:
     def _commit(self, conn: sqlite3.Connection, batch: list[_Request[Any]]) -> list[_Answer]:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [request.operation(conn) for request in batch]
+            results = _run(conn, batch)
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
@@ -173,6 +203,28 @@ class Writer:
     def _signal(self, future: asyncio.Future[None] | None, error: BaseException | None) -> None:
         if future is not None:
             self._answer([(future, error is None, error)])
+
+
+def _run(conn: sqlite3.Connection, batch: list[_Request[Any]]) -> list[Any]:
+    """Run the requests in order; adjacent requests of one combined kind run in one call."""
+    results: list[Any] = []
+    start = 0
+    while start < len(batch):
+        request = batch[start]
+        combined = request.combined
+        if combined is None:
+            assert request.operation is not None
+            results.append(request.operation(conn))
+            start += 1
+            continue
+        end = start + 1
+        while end < len(batch) and batch[end].combined is combined:
+            end += 1
+        outcomes = combined(conn, [r.item for r in batch[start:end]])
+        assert len(outcomes) == end - start, "a combined operation must answer every item"
+        results.extend(outcomes)
+        start = end
+    return results
 
 
 def _resolve(answers: list[_Answer]) -> None:
