@@ -89,13 +89,13 @@ def submit_requests(
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
     next_id = (row[0] if row else 0) + 1
     answers: list[list[SubmitOutcome]] = []
+    rows: list[tuple[Any, ...]] = []  # inserted in one executemany, unless an upgrade needs them
     for tasks, now in requests:
         # The last task with a given key is the one stored; earlier ones are its duplicates.
         last_of_key: dict[tuple[str, str], int] = {}
         for index, task in enumerate(tasks):
             last_of_key[(task.type, task.key)] = index
         inserted: dict[tuple[str, str], int] = {}
-        rows = []
         for index in sorted(i for key, i in last_of_key.items() if key not in active):
             t = tasks[index]
             io = t.expected_io
@@ -108,11 +108,13 @@ def submit_requests(
             )  # fmt: skip
             active[key] = [next_id, t.priority, TaskStatus.PENDING]
             next_id += 1
-        conn.executemany(INSERT, rows)
-        if len(rows) == len(tasks):
-            answers.append([Inserted(inserted[(t.type, t.key)]) for t in tasks])  # fast path
+        if len(inserted) == len(tasks):
+            answers.append([Inserted(inserted[(t.type, t.key)]) for t in tasks])
         else:
+            conn.executemany(INSERT, rows)  # an upgrade below may concern one of these rows
+            rows.clear()
             answers.append(_outcomes(conn, tasks, last_of_key, inserted, active))
+    conn.executemany(INSERT, rows)
     return answers
 
 
