@@ -174,8 +174,10 @@ class Runner:
     def _judge_failure(self, running: Running, exc: BaseException) -> Settlement:
         claimed, task_type = running.claimed, running.task_type
         now = self._clock.now()
+        if isinstance(exc, _Unrunnable):
+            return Settlement(claimed.id, SettleKind.FAILED, now, error=str(exc))
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if task_type is None or isinstance(exc, (_Unrunnable, task_type.permanent_errors)):
+        if task_type is None or isinstance(exc, task_type.permanent_errors):
             return Settlement(claimed.id, SettleKind.FAILED, now, error=error)
         policy = self._policy(claimed, task_type)
         if claimed.retry_count >= policy.max_retries:
@@ -184,8 +186,7 @@ class Runner:
             delay = exc.after
         else:
             delay = policy.delay_for(claimed.retry_count + 1)
-        if not isinstance(exc, Retry):
-            logger.debug("task %s#%d failed, retrying in %.3fs", claimed.type, claimed.id, delay)
+        logger.debug("task %s#%d: %s; retrying in %.3fs", claimed.type, claimed.id, error, delay)
         return Settlement(
             claimed.id,
             SettleKind.RETRY,

@@ -89,8 +89,7 @@ class Scheduler:
             )
         if not isinstance(retention, Retention):
             raise ConfigurationError(f"retention must be a taskmill.Retention, got {retention!r}")
-        self._domains = tuple(domains)
-        self._registry = Registry(self._domains)
+        self._registry = Registry(domains)
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max_concurrency = max_concurrency
