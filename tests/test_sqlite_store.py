@@ -101,10 +101,10 @@ async def test_colliding_key_hashes_never_merge_keys(
     assert isinstance(again[1], Inserted)
 
 
-async def test_store_refuses_memory_paths() -> None:
-    """A SQLite store needs a file; ':memory:' points to the in-memory store instead."""
-    with pytest.raises(ValueError, match="MemoryStore"):
-        SqliteStore(":memory:")
+async def test_store_refuses_uris() -> None:
+    """A SQLite store takes a path (or ':memory:'), not a URI whose options it would ignore."""
+    with pytest.raises(ValueError, match="file path"):
+        SqliteStore("file:tasks.db?mode=ro")
 
 
 async def test_use_before_open_is_refused(db_path: Path) -> None:

@@ -52,7 +52,7 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def check_and_migrate(conn: sqlite3.Connection, path: Path) -> None:
+def check_and_migrate(conn: sqlite3.Connection, path: Path, *, wal: bool = True) -> None:
     """Refuse foreign or newer databases, switch to WAL, and apply missing migrations.
 
     Nothing is written before the checks pass, so a refused file is left untouched.
@@ -73,7 +73,7 @@ def check_and_migrate(conn: sqlite3.Connection, path: Path) -> None:
             f"taskmill supports versions up to {latest}. Upgrade taskmill to open it "
             f"(the file was not modified)"
         )
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] if wal else "wal"
     if str(mode).lower() != "wal":
         raise NotADatabaseError(
             f"{str(path)!r} cannot be switched to WAL mode (journal_mode is {mode!r}); "

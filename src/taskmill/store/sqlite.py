@@ -73,12 +73,11 @@ class SqliteStore:
                 f"durability must be one of {DURABILITIES}, got {durability!r}"
             )
         raw = os.fspath(path)
-        if raw in ("", ":memory:") or raw.startswith("file:"):
-            raise ConfigurationError(
-                f"SqliteStore needs a file path, got {raw!r}; for an in-memory queue use "
-                f"Scheduler(':memory:') or taskmill.MemoryStore()"
-            )
-        self.path = Path(raw).absolute()
+        if not raw or raw.startswith("file:"):
+            raise ConfigurationError(f"SqliteStore needs a file path (or ':memory:'), got {raw!r}")
+        self.memory = raw == ":memory:"
+        """Whether the database lives in memory (one connection, reads go through the writer)."""
+        self.path = Path(raw) if self.memory else Path(raw).absolute()
         self.durability: Durability = durability
         self.retention = retention
         self._writer: Writer | None = None
@@ -98,7 +97,8 @@ class SqliteStore:
     async def open(self) -> None:
         """Create or migrate the database and start the writer and readers."""
         check_sqlite_version()
-        check_location(self.path)
+        if not self.memory:
+            check_location(self.path)
         writer = Writer(
             self._open_writer,
             map_error=self._map_error,
@@ -107,6 +107,8 @@ class SqliteStore:
         )
         await writer.start()
         self._writer = writer
+        if self.memory:
+            return  # one connection only: an in-memory database is private to it
         self._readers = ThreadPoolExecutor(
             max_workers=_READ_THREADS, thread_name_prefix=f"taskmill-reader:{self.path.name}"
         )
@@ -127,7 +129,7 @@ class SqliteStore:
     def _open_writer(self) -> sqlite3.Connection:
         conn = connect(self.path, durability=self.durability)
         try:
-            check_and_migrate(conn, self.path)
+            check_and_migrate(conn, self.path, wal=not self.memory)
         except BaseException:
             conn.close()
             raise
@@ -144,6 +146,8 @@ class SqliteStore:
         return self._writer.submit(operation)
 
     async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        if self.memory:
+            return await self._write(operation)
         readers = self._readers
         if readers is None:
             raise StoreClosedError(f"{self!r} is not open")
