@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import taskmill.store.operations as sql
+import taskmill.store.sql.tasks as sql
 from taskmill import Duplicate, Inserted, SqliteStore, StoreClosedError, StoreError
 from taskmill.store import NewTask
 from taskmill.store.schema import APPLICATION_ID, latest_version

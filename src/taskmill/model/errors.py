@@ -12,6 +12,8 @@ TaskmillError
 │   ├── InvalidPriorityError               a priority outside 0..255
 │   ├── InvalidRetryPolicyError            negative delays, max_retries < 0, ...
 │   ├── InvalidIoBudgetError               negative byte counts
+│   ├── InvalidTimeError                   naive run_at, negative delay, TTL <= 0, ...
+│   ├── InvalidScheduleError               bad cron expression, interval <= 0, unknown zone
 │   └── DuplicateTaskTypeError             a task name registered twice
 ├── SubmitError                            a submission was refused; nothing was stored
 │   ├── UnknownTaskTypeError (LookupError) the payload's type has no registered task
@@ -22,6 +24,7 @@ TaskmillError
 │       ├── PayloadValidationError         it does not match the task's payload type
 │       └── PayloadTooLargeError           encoded size exceeds max_payload_bytes
 ├── TaskNotFoundError (LookupError)        no task or history row with that id
+├── ScheduleNotFoundError (LookupError)    no recurring schedule with that id
 ├── NotDeadLetteredError                   retry_dead_letter on a task that is not dead-lettered
 ├── SchedulerStateError (RuntimeError)     the scheduler is not open, or already closed
 └── StoreError                             the database could not be used
@@ -65,6 +68,14 @@ class InvalidRetryPolicyError(ConfigurationError):
 
 class InvalidIoBudgetError(ConfigurationError):
     """An IO budget or an IO record has a negative or non-integer byte count."""
+
+
+class InvalidTimeError(ConfigurationError):
+    """A time or duration is unusable: a naive ``run_at``, a negative delay, a TTL <= 0."""
+
+
+class InvalidScheduleError(ConfigurationError):
+    """A recurring schedule is malformed: a bad cron expression, an interval <= 0, ..."""
 
 
 class DuplicateTaskTypeError(ConfigurationError):
@@ -111,6 +122,10 @@ class PayloadTooLargeError(PayloadError):
 
 class TaskNotFoundError(TaskmillError, LookupError):
     """No active task or history record has the given id."""
+
+
+class ScheduleNotFoundError(TaskmillError, LookupError):
+    """No recurring schedule has the given id."""
 
 
 class NotDeadLetteredError(TaskmillError):

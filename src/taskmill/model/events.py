@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import msgspec
-
 from taskmill.model.io import IoBudget
+from taskmill.model.jsonable import json_dict
 from taskmill.model.records import TaskHeader
 
 
@@ -25,7 +24,7 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """Return the event as JSON-serializable builtins, its class name under ``"event"``."""
         data: dict[str, Any] = {"event": self.kind}
-        data.update(msgspec.to_builtins(self))
+        data.update(json_dict(self))
         return data
 
 
@@ -98,3 +97,118 @@ class DeadLettered(TaskEvent):
     kind: ClassVar[str] = "dead_lettered"
     attempts: int
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preempted(TaskEvent):
+    """A running task was interrupted for an urgent one; it is ``paused`` until resumed.
+
+    Attributes:
+        by: Id of the urgent task that took its slot.
+    """
+
+    kind: ClassVar[str] = "preempted"
+    by: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled(TaskEvent):
+    """The task was cancelled; it is in history as ``cancelled``.
+
+    Attributes:
+        was_running: Whether it was running (and so was interrupted).
+    """
+
+    kind: ClassVar[str] = "cancelled"
+    was_running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Expired(TaskEvent):
+    """The task's time to live ran out before it started; it is in history as ``expired``."""
+
+    kind: ClassVar[str] = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringSkipped(Event):
+    """An occurrence was not created because the previous one has not started yet.
+
+    Attributes:
+        schedule_id: The schedule.
+        type: Qualified task type of its occurrences.
+        due_at: When the skipped occurrence was due.
+        waiting_task: Id of the occurrence that has not started.
+    """
+
+    kind: ClassVar[str] = "recurring_skipped"
+    schedule_id: int
+    type: str
+    due_at: float
+    waiting_task: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringCompleted(Event):
+    """A schedule made its last occurrence (``max_occurrences``) and that occurrence ended.
+
+    Attributes:
+        schedule_id: The schedule.
+        type: Qualified task type of its occurrences.
+        occurrences: How many occurrences it made.
+    """
+
+    kind: ClassVar[str] = "recurring_completed"
+    schedule_id: int
+    type: str
+    occurrences: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paused(Event):
+    """The scheduler (``domain is None``) or one domain was paused.
+
+    Attributes:
+        domain: The paused domain, or ``None`` for everything.
+    """
+
+    kind: ClassVar[str] = "paused"
+    domain: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(Event):
+    """The scheduler (``domain is None``) or one domain was resumed.
+
+    Attributes:
+        domain: The resumed domain, or ``None`` for everything.
+    """
+
+    kind: ClassVar[str] = "resumed"
+    domain: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPaused(Event):
+    """A group was paused.
+
+    Attributes:
+        group: The group.
+        until: When the pause lifts by itself (``None``: on resume only).
+    """
+
+    kind: ClassVar[str] = "group_paused"
+    group: str
+    until: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResumed(Event):
+    """A group was resumed (by a call, or because its pause deadline passed).
+
+    Attributes:
+        group: The group.
+    """
+
+    kind: ClassVar[str] = "group_resumed"
+    group: str

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from taskmill.model.errors import InvalidIoBudgetError
+from taskmill.model.jsonable import json_dict
 
 
 def check_bytes(value: object, what: str) -> int:
@@ -69,7 +68,7 @@ class IoBudget:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the budget as a JSON-serializable dict."""
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+        return json_dict(self)
 
 
 NO_IO = IoBudget()

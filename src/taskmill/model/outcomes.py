@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import msgspec
+from taskmill.model.jsonable import json_dict
 
 
 class _Outcome:
@@ -15,7 +15,7 @@ class _Outcome:
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as a JSON-serializable dict, with its ``kind``."""
         data: dict[str, Any] = {"kind": self.kind}
-        data.update(msgspec.to_builtins(self))
+        data.update(json_dict(self))
         return data
 
 

@@ -7,12 +7,11 @@ web page or an IPC bridge unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from taskmill.model.io import IoBudget
+from taskmill.model.jsonable import json_dict
 from taskmill.model.status import TaskStatus
 
 
@@ -21,7 +20,7 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a dict of JSON-serializable builtins."""
-        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+        return json_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +41,11 @@ class TaskRecord(_Record):
         not_before: If set, the task is held back until this instant (a retry backoff).
         last_error: The error of the latest failed attempt.
         expected_io: The IO budget the task declared.
+        group: The task's group, if any.
+        paused_for: Why the task is paused: any of ``"preempted"``, ``"global"``,
+            ``"domain"``, ``"group"`` (empty unless paused).
+        expires_at: When the task expires unless it has started by then.
+        schedule_id: The recurring schedule this task is an occurrence of.
     """
 
     id: int
@@ -57,6 +61,10 @@ class TaskRecord(_Record):
     not_before: float | None
     last_error: str | None
     expected_io: IoBudget
+    group: str | None = None
+    paused_for: tuple[str, ...] = ()
+    expires_at: float | None = None
+    schedule_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,8 @@ class HistoryRecord(_Record):
         expected_io: The IO budget it declared.
         actual_io: The IO its executor recorded.
         retried_as: For a dead letter retried with ``retry_dead_letter``, the new task's id.
+        group: The task's group, if any.
+        schedule_id: The recurring schedule the task was an occurrence of.
     """
 
     seq: int
@@ -100,6 +110,64 @@ class HistoryRecord(_Record):
     expected_io: IoBudget
     actual_io: IoBudget
     retried_as: int | None = None
+    group: str | None = None
+    schedule_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord(_Record):
+    """A recurring schedule.
+
+    Attributes:
+        id: The schedule's id (never the id of a task).
+        type: Qualified task type of its occurrences.
+        key: Dedup key of the schedule; occurrence ``n`` has key ``f"{key}#{n}"``.
+        label: Label of its occurrences.
+        priority: Priority of its occurrences.
+        group: Group of its occurrences.
+        every: The interval in seconds, for an ``Every`` schedule.
+        fixed_rate: Whether an ``Every`` schedule ticks at a fixed rate.
+        cron: The cron expression, for a ``Cron`` schedule.
+        tz: The cron expression's time zone.
+        max_occurrences: How many occurrences the schedule makes at most.
+        occurrences: How many it made so far.
+        next_at: When the next occurrence is due (``None``: waiting for the current one).
+        current_task: Id of the latest occurrence.
+        status: ``"active"``, ``"paused"``, ``"completed"`` or ``"cancelled"``.
+        created_at: When the schedule was submitted.
+    """
+
+    id: int
+    type: str
+    key: str
+    label: str
+    priority: int
+    group: str | None
+    every: float | None
+    fixed_rate: bool
+    cron: str | None
+    tz: str | None
+    max_occurrences: int | None
+    occurrences: int
+    next_at: float | None
+    current_task: int | None
+    status: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PauseState(_Record):
+    """What is paused.
+
+    Attributes:
+        everything: Whether the whole scheduler is paused.
+        domains: The paused domains.
+        groups: The paused groups, each with the instant its pause lifts (``None``: never).
+    """
+
+    everything: bool = False
+    domains: tuple[str, ...] = ()
+    groups: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,14 @@ Semantics every store must honour:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
 
 from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import SubmitOutcome
-from taskmill.model.records import HistoryRecord, TaskRecord
+from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
 
 
@@ -41,6 +41,26 @@ class NewTask:
     retry_policy: bytes | None = None
     expected_io: IoBudget = NO_IO
     not_before: float | None = None
+    group: str | None = None
+    ttl: float | None = None
+    ttl_from_start: bool = False
+    schedule_id: int | None = None
+
+
+@dataclass(slots=True)
+class NewSchedule:
+    """A recurring schedule ready to be stored: a task template and when it recurs.
+
+    Exactly one of ``every`` and ``cron`` is set. The template's key is the schedule's key.
+    """
+
+    task: NewTask
+    first_at: float
+    every: float | None = None
+    fixed_rate: bool = False
+    cron: str | None = None
+    tz: str | None = None
+    max_occurrences: int | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +77,9 @@ class ClaimedTask:
     retry_policy: bytes | None
     created_at: float
     expected_io: IoBudget
+    group: str | None = None
+    expires_at: float | None = None
+    schedule_id: int | None = None
 
 
 class SettleKind(StrEnum):
@@ -71,10 +94,16 @@ class SettleKind(StrEnum):
     RETRY = "retry"
     """Back to ``pending`` with ``retry_count + 1``, held until ``not_before``."""
     REQUEUE = "requeue"
-    """Back to ``pending`` unchanged: the attempt was interrupted, not failed."""
+    """Back to ``pending`` (or ``paused``, if paused) unchanged: interrupted, not failed."""
+    PREEMPTED = "preempted"
+    """To ``paused`` for reason *preempted*, retries unchanged."""
+    CANCELLED = "cancelled"
+    """To history as ``cancelled``."""
 
 
-FINAL_KINDS = frozenset({SettleKind.COMPLETED, SettleKind.FAILED, SettleKind.DEAD_LETTER})
+FINAL_KINDS = frozenset(
+    {SettleKind.COMPLETED, SettleKind.FAILED, SettleKind.DEAD_LETTER, SettleKind.CANCELLED}
+)
 
 
 @dataclass(slots=True)
@@ -87,19 +116,96 @@ class Settlement:
     error: str | None = None
     not_before: float | None = None
     actual_io: IoBudget = NO_IO
+    schedule_id: int | None = None
+
+
+@dataclass(slots=True)
+class Ended:
+    """A task that a store operation moved to history (for events)."""
+
+    id: int
+    type: str
+    key: str
+    label: str
+    priority: int
+    status: TaskStatus
+
+
+@dataclass(slots=True)
+class Skipped:
+    """An occurrence a schedule did not create because its predecessor had not started."""
+
+    schedule_id: int
+    type: str
+    due_at: float
+    waiting_task: int
+
+
+@dataclass(slots=True)
+class ScheduleEnded:
+    """A schedule that made its last occurrence, which has now ended."""
+
+    schedule_id: int
+    type: str
+    occurrences: int
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a write did that the scheduler must know: readiness, deadlines, events.
+
+    The deadlines are the earliest ones the operation created (``None``: it created none);
+    the scheduler keeps the minimum of what it knows.
+    """
+
+    ready: bool = False
+    due: float | None = None
+    fire: float | None = None
+    expiry: float | None = None
+    unpause: float | None = None
+    ended: list[Ended] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    schedules_ended: list[ScheduleEnded] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class RecoveryReport:
-    """What :meth:`Store.recover` found and repaired.
+    """What :meth:`Store.recover` found and repaired, and the deadlines that stand.
 
     Attributes:
-        requeued: Tasks found ``running`` (their process died) and made ``pending``.
-        next_due: The earliest ``not_before`` still in the future, if any.
+        requeued: Tasks found ``running`` (their process died) and made pending again.
+        resumed: Preempted tasks released (no preemptor survives a restart).
+        next_due: The earliest ``not_before`` of a delayed task.
+        next_fire: The earliest ``next_at`` of an active schedule.
+        next_expiry: The earliest ``expires_at`` of a task that is not running.
+        pauses: What is paused.
     """
 
     requeued: int
     next_due: float | None
+    resumed: int = 0
+    next_fire: float | None = None
+    next_expiry: float | None = None
+    pauses: PauseState = field(default_factory=PauseState)
+
+
+Scope = Literal["global", "domain", "group"]
+"""What a pause applies to: everything, one domain, or one group."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What :meth:`Store.cancel` did.
+
+    Attributes:
+        ended: Tasks that were not running, now in history as ``cancelled``.
+        running: Ids of running tasks that matched; the caller interrupts them.
+        changes: Schedule and deadline consequences.
+    """
+
+    ended: list[Ended]
+    running: list[int]
+    changes: Changes
 
 
 def not_dead_lettered(task_id: int, status: str, retried_as: int | None) -> NotDeadLetteredError:
@@ -143,11 +249,56 @@ class Store(Protocol):
         others stay pending, skipped without blocking the tasks behind them.
         """
 
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
+    async def settle(self, settlements: Sequence[Settlement]) -> Changes:
         """Apply the outcome of finished attempts, atomically."""
 
     async def promote_due(self, now: float) -> float | None:
         """Make tasks whose ``not_before <= now`` ready; return the next ``not_before``."""
+
+    async def expire_due(self, now: float) -> tuple[list[Ended], float | None]:
+        """Expire tasks whose ``expires_at <= now`` that are not running.
+
+        They go to history as ``expired``; returns them and the next ``expires_at``.
+        """
+
+    async def add_schedule(self, schedule: NewSchedule, now: float) -> SubmitOutcome:
+        """Store a recurring schedule; a live schedule with the same key is a Duplicate."""
+
+    async def fire_schedules(self, now: float) -> Changes:
+        """Create the occurrences due by ``now`` and arm the schedules' next ones.
+
+        An occurrence whose predecessor has not started is skipped instead.
+        """
+
+    async def set_schedule_status(self, schedule_id: int, status: str, now: float) -> Changes:
+        """Pause (``"paused"``), resume (``"active"``) or cancel (``"cancelled"``) a schedule."""
+
+    async def pause(self, scope: Scope, name: str, until: float | None, now: float) -> bool:
+        """Pause a scope and its tasks; return whether it was not paused before."""
+
+    async def resume(self, scope: Scope, name: str) -> Changes | None:
+        """Lift a pause; return what became ready, or ``None`` if it was not paused.
+
+        Its tasks with no other pause reason are pending again.
+        """
+
+    async def resume_expired_pauses(self, now: float) -> tuple[list[str], Changes]:
+        """Lift group pauses whose deadline passed.
+
+        Returns those groups and what changed (``unpause`` is the next deadline).
+        """
+
+    async def resume_preempted(self) -> int:
+        """Clear the *preempted* reason of every task; return how many were preempted."""
+
+    async def cancel(
+        self, now: float, *, ids: Sequence[int] = (), domain: str | None = None
+    ) -> Cancellation:
+        """Cancel the active tasks with these ids, or of this domain.
+
+        Tasks not running go to history at once; running ones are returned for the caller
+        to interrupt.
+        """
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit a dead-lettered task again under a new id, with its retries reset.
@@ -174,6 +325,18 @@ class Store(Protocol):
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status (zero counts omitted)."""
+
+    async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
+        """Return the schedule with this id, or ``None``."""
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        """Return every schedule that is active or paused, oldest first."""
+
+    async def pause_state(self) -> PauseState:
+        """Return what is paused."""
+
+    async def scan_tasks(self, *, after: int = 0, limit: int = 1000) -> list[TaskRecord]:
+        """Return active tasks by id order, starting after ``after`` (for full scans)."""
 
     async def prune_history(self, now: float) -> int:
         """Apply the retention policy now; return the number of records removed."""

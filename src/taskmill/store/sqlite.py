@@ -14,16 +14,11 @@ from typing import Any, TypeVar
 import msgspec
 
 from taskmill.model.config import DURABILITIES, Durability, Retention
-from taskmill.model.errors import (
-    ConfigurationError,
-    StoreClosedError,
-    TaskNotFoundError,
-)
+from taskmill.model.errors import ConfigurationError, StoreClosedError, TaskNotFoundError
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import Inserted, SubmitOutcome
-from taskmill.model.records import HistoryRecord, TaskRecord
+from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
-from taskmill.store import operations as sql
 from taskmill.store.connection import (
     check_location,
     check_sqlite_version,
@@ -32,21 +27,24 @@ from taskmill.store.connection import (
 )
 from taskmill.store.protocol import (
     FINAL_KINDS,
+    Cancellation,
+    Changes,
     ClaimedTask,
+    Ended,
+    NewSchedule,
     NewTask,
     RecoveryReport,
+    Scope,
     Settlement,
     not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
+from taskmill.store.sql import control, records, schedules, tasks
 from taskmill.store.writer import Writer
-
-_READ_THREADS = 2
 
 T = TypeVar("T")
 
 _READ_THREADS = 2
-_decode_json = msgspec.json.decode
 
 
 class SqliteStore:
@@ -102,7 +100,7 @@ class SqliteStore:
         writer = Writer(
             self._open_writer,
             map_error=self._map_error,
-            on_close=sql.checkpoint,
+            on_close=tasks.checkpoint,
             name=f"taskmill-writer:{self.path.name}",
         )
         await writer.start()
@@ -165,25 +163,18 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise self._map_error(exc) from exc
 
-    # --- writes --------------------------------------------------------------------------
+    # --- tasks ---------------------------------------------------------------------------
 
     async def recover(self, now: float) -> RecoveryReport:
-        """Requeue tasks left ``running`` by a dead process; release due delayed tasks."""
+        """Requeue tasks a dead process left running, release preempted and due tasks."""
+        return await self._write(lambda conn: tasks.recover(conn, now))
 
-        def op(conn: sqlite3.Connection) -> RecoveryReport:
-            requeued = conn.execute(
-                "UPDATE tasks SET status = 'pending' WHERE status = 'running'"
-            ).rowcount
-            return RecoveryReport(requeued=requeued, next_due=sql.promote(conn, now))
-
-        return await self._write(op)
-
-    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
-        """Store ``tasks`` in one transaction with dedup by ``(type, key)``."""
+    async def submit(self, new_tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
+        """Store ``new_tasks`` in one transaction with dedup by ``(type, key)``."""
         if self._writer is None:
             raise StoreClosedError(f"{self!r} is not open")
         outcomes: list[SubmitOutcome] = await self._writer.submit_combined(
-            sql.submit_requests, (tasks, now)
+            tasks.submit_requests, (new_tasks, now)
         )
         return outcomes
 
@@ -192,32 +183,11 @@ class SqliteStore:
         if types != self._claim_types:  # the registry's names rarely change: encode once
             self._claim_types = tuple(types)
             self._claim_types_json = msgspec.json.encode(sorted(types))
-        type_list = self._claim_types_json
+        types_json = self._claim_types_json
+        return await self._write(lambda conn: tasks.claim(conn, limit, now, types_json))
 
-        def op(conn: sqlite3.Connection) -> list[ClaimedTask]:
-            rows = conn.execute(sql.CLAIM, (now, type_list, limit)).fetchall()
-            claimed = [
-                ClaimedTask(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    r[6],
-                    r[7],
-                    r[8],
-                    IoBudget.of(r[9], r[10], r[11], r[12]),
-                )
-                for r in rows
-            ]
-            claimed.sort(key=sql.dispatch_order)  # RETURNING order is unspecified
-            return claimed
-
-        return await self._write(op)
-
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Move final attempts to history and retried or interrupted ones back to pending."""
+    async def settle(self, settlements: Sequence[Settlement]) -> Changes:
+        """Move final attempts to history and retried or interrupted ones back to the queue."""
         finals = sum(1 for s in settlements if s.kind in FINAL_KINDS)
         self._since_prune += finals
         prune = finals > 0 and self._since_prune >= self.retention.prune_every
@@ -225,16 +195,37 @@ class SqliteStore:
             self._since_prune = 0
         retention = self.retention
 
-        def op(conn: sqlite3.Connection) -> None:
-            sql.settle(conn, settlements)
+        def op(conn: sqlite3.Connection) -> Changes:
+            changes = tasks.settle(conn, settlements)
             if prune:
-                sql.prune(conn, retention, max(s.at for s in settlements))
+                tasks.prune(conn, retention, max(s.at for s in settlements))
+            return changes
 
-        await self._write(op)
+        return await self._write(op)
 
     async def promote_due(self, now: float) -> float | None:
         """Make delayed tasks whose time came ready; return the next delay's end."""
-        return await self._write(lambda conn: sql.promote(conn, now))
+        return await self._write(lambda conn: tasks.promote(conn, now))
+
+    async def expire_due(self, now: float) -> tuple[list[Ended], float | None]:
+        """Move tasks whose TTL ran out (and that are not running) to history."""
+
+        def op(conn: sqlite3.Connection) -> tuple[list[Ended], float | None]:
+            gone, next_expiry, _ = tasks.expire(conn, now)
+            return gone, next_expiry
+
+        return await self._write(op)
+
+    async def cancel(
+        self, now: float, *, ids: Sequence[int] = (), domain: str | None = None
+    ) -> Cancellation:
+        """Cancel tasks by id or domain; return the running ones for the caller to stop."""
+
+        def op(conn: sqlite3.Connection) -> Cancellation:
+            gone, running, changes = tasks.cancel(conn, now, ids, domain)
+            return Cancellation(gone, running, changes)
+
+        return await self._write(op)
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again under a new id."""
@@ -242,8 +233,8 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> SubmitOutcome:
             row = conn.execute(
                 "SELECT seq, status, retried_as, type, key, label, priority, payload, "
-                "retry_policy, io_read, io_write, io_rx, io_tx FROM history WHERE id = ? "
-                "ORDER BY seq DESC LIMIT 1",
+                "retry_policy, io_read, io_write, io_rx, io_tx, group_key FROM history "
+                "WHERE id = ? ORDER BY seq DESC LIMIT 1",
                 (task_id,),
             ).fetchone()
             if row is None:
@@ -263,8 +254,9 @@ class SqliteStore:
                 payload=row[7],
                 retry_policy=row[8],
                 expected_io=IoBudget.of(row[9], row[10], row[11], row[12]),
+                group=row[13],
             )
-            outcome = sql.submit(conn, [task], now)[0]
+            outcome = tasks.submit(conn, [task], now)[0]
             if isinstance(outcome, Inserted):
                 conn.execute("UPDATE history SET retried_as = ? WHERE seq = ?", (outcome.id, seq))
             return outcome
@@ -274,7 +266,51 @@ class SqliteStore:
     async def prune_history(self, now: float) -> int:
         """Apply the retention policy now."""
         retention = self.retention
-        return await self._write(lambda conn: sql.prune(conn, retention, now))
+        return await self._write(lambda conn: tasks.prune(conn, retention, now))
+
+    # --- pauses ------------------------------------------------------------------------------
+
+    async def pause(self, scope: Scope, name: str, until: float | None, now: float) -> bool:
+        """Pause a scope and its tasks; return whether it was not paused before."""
+        return await self._write(lambda conn: control.pause(conn, scope, name, until, now))
+
+    async def resume(self, scope: Scope, name: str) -> Changes | None:
+        """Lift a pause; return what became ready, or ``None`` if it was not paused."""
+
+        def op(conn: sqlite3.Connection) -> Changes | None:
+            changes = Changes()
+            return changes if control.resume(conn, scope, name, changes) else None
+
+        return await self._write(op)
+
+    async def resume_expired_pauses(self, now: float) -> tuple[list[str], Changes]:
+        """Lift group pauses whose deadline passed; return the groups and what changed."""
+
+        def op(conn: sqlite3.Connection) -> tuple[list[str], Changes]:
+            changes = Changes()
+            groups = control.resume_expired(conn, now, changes)
+            changes.unpause = control.next_unpause(conn)
+            return groups, changes
+
+        return await self._write(op)
+
+    async def resume_preempted(self) -> int:
+        """Clear the *preempted* reason of every task; return how many were preempted."""
+        return await self._write(control.resume_preempted)
+
+    # --- schedules ---------------------------------------------------------------------------
+
+    async def add_schedule(self, schedule: NewSchedule, now: float) -> SubmitOutcome:
+        """Store a recurring schedule; a live one with the same key makes a Duplicate."""
+        return await self._write(lambda conn: schedules.add(conn, schedule, now))
+
+    async def fire_schedules(self, now: float) -> Changes:
+        """Create or skip the occurrences due by ``now``."""
+        return await self._write(lambda conn: schedules.fire(conn, now))
+
+    async def set_schedule_status(self, schedule_id: int, status: str, now: float) -> Changes:
+        """Pause, resume or cancel a schedule."""
+        return await self._write(lambda conn: schedules.set_status(conn, schedule_id, status, now))
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -283,9 +319,9 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> TaskRecord | None:
             row = conn.execute(
-                f"SELECT {sql.TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+                f"SELECT {records.TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
             ).fetchone()
-            return None if row is None else sql.task_record(row)
+            return None if row is None else records.task_record(row)
 
         return await self._read(op)
 
@@ -294,9 +330,10 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
             rows = conn.execute(
-                f"SELECT {sql.HISTORY_COLUMNS} FROM history WHERE id = ? ORDER BY seq", (task_id,)
+                f"SELECT {records.HISTORY_COLUMNS} FROM history WHERE id = ? ORDER BY seq",
+                (task_id,),
             )
-            return [sql.history_record(row) for row in rows]
+            return [records.history_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -308,10 +345,10 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[TaskRecord]:
             rows = conn.execute(
-                f"SELECT {sql.TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
+                f"SELECT {records.TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
                 (*params, limit),
             )
-            return [sql.task_record(row) for row in rows]
+            return [records.task_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -331,10 +368,10 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
             rows = conn.execute(
-                f"SELECT {sql.HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
+                f"SELECT {records.HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
                 (*params, limit),
             )
-            return [sql.history_record(row) for row in rows]
+            return [records.history_record(row) for row in rows]
 
         return await self._read(op)
 
@@ -344,5 +381,44 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> dict[TaskStatus, int]:
             rows = conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")
             return {TaskStatus(status): count for status, count in rows}
+
+        return await self._read(op)
+
+    async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
+        """Return the schedule ``schedule_id``, or ``None``."""
+
+        def op(conn: sqlite3.Connection) -> ScheduleRecord | None:
+            row = conn.execute(
+                f"SELECT {records.SCHEDULE_COLUMNS} FROM schedules WHERE id = ?", (schedule_id,)
+            ).fetchone()
+            return None if row is None else records.schedule_record(row)
+
+        return await self._read(op)
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        """Return the active and paused schedules, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[ScheduleRecord]:
+            rows = conn.execute(
+                f"SELECT {records.SCHEDULE_COLUMNS} FROM schedules "
+                f"WHERE status IN ('active', 'paused') ORDER BY id"
+            )
+            return [records.schedule_record(row) for row in rows]
+
+        return await self._read(op)
+
+    async def pause_state(self) -> PauseState:
+        """Return what is paused."""
+        return await self._read(control.pause_state)
+
+    async def scan_tasks(self, *, after: int = 0, limit: int = 1000) -> list[TaskRecord]:
+        """Return active tasks in id order, after id ``after`` (to walk the whole queue)."""
+
+        def op(conn: sqlite3.Connection) -> list[TaskRecord]:
+            rows = conn.execute(
+                f"SELECT {records.TASK_COLUMNS} FROM tasks WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            )
+            return [records.task_record(row) for row in rows]
 
         return await self._read(op)

@@ -1,0 +1,377 @@
+"""The life of a task in SQL: submit, claim, settle, delay, expire, cancel, recover."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from taskmill.model.config import Retention
+from taskmill.model.io import NO_IO, IoBudget
+from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.status import TaskStatus
+from taskmill.store.protocol import (
+    FINAL_KINDS,
+    Changes,
+    ClaimedTask,
+    Ended,
+    NewTask,
+    RecoveryReport,
+    SettleKind,
+    Settlement,
+)
+from taskmill.store.sql import control, schedules
+from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
+
+INSERT = """
+INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
+                   created_at, not_before, io_read, io_write, io_rx, io_tx, group_key,
+                   pause_reasons, ttl, ttl_from_start, expires_at, schedule_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
+# the index holds the type, so skipping types this scheduler cannot run reads no table rows.
+# A TTL counted from the first attempt starts here.
+CLAIM = """
+UPDATE tasks SET status = 'running', started_at = ?1,
+    expires_at = CASE WHEN ttl_from_start = 1 AND expires_at IS NULL THEN ?1 + ttl
+                      ELSE expires_at END
+WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NULL
+             AND type IN (SELECT value FROM json_each(?2))
+             ORDER BY priority, id LIMIT ?3)
+RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id
+"""
+
+TO_HISTORY = """
+INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
+                     retry_policy, created_at, started_at, finished_at, last_error,
+                     io_read, io_write, io_rx, io_tx,
+                     actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id)
+SELECT id, type, key, label, priority, ?, payload, retry_count,
+       retry_policy, created_at, started_at, ?, coalesce(?, last_error),
+       io_read, io_write, io_rx, io_tx, ?, ?, ?, ?, group_key, schedule_id
+FROM tasks WHERE id = ?
+"""
+
+NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
+NEXT_EXPIRY = (
+    "SELECT min(expires_at) FROM tasks WHERE expires_at IS NOT NULL AND status != 'running'"
+)
+
+# A task that is not running is 'paused' while any pause reason is set.
+_AFTER_ATTEMPT = "CASE WHEN pause_reasons != 0 THEN 'paused' ELSE 'pending' END"
+
+
+# --- submit -----------------------------------------------------------------------------------
+
+
+def submit(conn: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
+    """Store one submission (see :func:`submit_requests`)."""
+    return submit_requests(conn, [(tasks, now)])[0]
+
+
+def submit_requests(
+    conn: sqlite3.Connection, requests: list[tuple[Sequence[NewTask], float]]
+) -> list[list[SubmitOutcome]]:
+    """Store several submissions, each as if alone and in order; one outcome list each.
+
+    Within a submission the last task with a key is the one stored. A new task lands
+    ``paused`` if its scope (everything, its domain or its group) is paused.
+    """
+    hashes: dict[tuple[str, str], int] = {}
+    for tasks, _ in requests:
+        for task in tasks:
+            key = (task.type, task.key)
+            if key not in hashes:
+                hashes[key] = key_hash(*key)
+    active = _find_active(conn, hashes)
+    pauses = control.PausedScopes.read(conn)
+    next_id = _next_id(conn)
+    answers: list[list[SubmitOutcome]] = []
+    rows: list[tuple[Any, ...]] = []  # inserted in one executemany, unless an upgrade needs them
+    for tasks, now in requests:
+        last_of_key: dict[tuple[str, str], int] = {}
+        for index, task in enumerate(tasks):
+            last_of_key[(task.type, task.key)] = index
+        inserted: dict[tuple[str, str], int] = {}
+        for index in sorted(i for key, i in last_of_key.items() if key not in active):
+            t = tasks[index]
+            io = t.expected_io
+            key = (t.type, t.key)
+            reasons = pauses.reasons(t.type, t.group)
+            expires = now + t.ttl if t.ttl is not None and not t.ttl_from_start else None
+            inserted[key] = next_id
+            rows.append(
+                (next_id, t.type, t.key, hashes[key], t.label, t.priority,
+                 "paused" if reasons else "pending", t.payload, t.retry_policy, now,
+                 t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
+                 reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id)
+            )  # fmt: skip
+            active[key] = [next_id, t.priority, TaskStatus.PENDING]
+            next_id += 1
+        if len(inserted) == len(tasks):
+            answers.append([Inserted(inserted[(t.type, t.key)]) for t in tasks])
+        else:
+            conn.executemany(INSERT, rows)  # an upgrade below may concern one of these rows
+            rows.clear()
+            answers.append(_outcomes(conn, tasks, last_of_key, inserted, active))
+    conn.executemany(INSERT, rows)
+    return answers
+
+
+def _outcomes(
+    conn: sqlite3.Connection,
+    tasks: Sequence[NewTask],
+    last_of_key: dict[tuple[str, str], int],
+    inserted: dict[tuple[str, str], int],
+    active: dict[tuple[str, str], list[Any]],
+) -> list[SubmitOutcome]:
+    outcomes: list[SubmitOutcome] = []
+    for index, task in enumerate(tasks):
+        key = (task.type, task.key)
+        new_id = inserted.get(key)
+        if new_id is not None:
+            outcomes.append(Inserted(new_id) if last_of_key[key] == index else Duplicate(new_id))
+            continue
+        current = active[key]
+        task_id, priority, status = current
+        if task.priority < priority and status != TaskStatus.RUNNING:
+            conn.execute("UPDATE tasks SET priority = ? WHERE id = ?", (task.priority, task_id))
+            current[1] = task.priority
+            outcomes.append(Upgraded(task_id, priority, task.priority))
+        else:
+            outcomes.append(Duplicate(task_id))
+    return outcomes
+
+
+def _next_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
+    return (row[0] if row else 0) + 1
+
+
+def reserve_id(conn: sqlite3.Connection) -> int:
+    """Take the next id of the task sequence for a row of another table (a schedule)."""
+    new_id = _next_id(conn)
+    if conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'tasks'", (new_id,)).rowcount:
+        return new_id
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('tasks', ?)", (new_id,))
+    return new_id
+
+
+def key_hash(task_type: str, key: str) -> int:
+    """The signed 64-bit hash that indexes a dedup key (``tasks.key_hash``)."""
+    digest = hashlib.blake2b(task_type.encode(), digest_size=8)
+    digest.update(b"\0")
+    digest.update(key.encode())
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+_LOOKUP_CHUNK = 500
+
+
+def _find_active(
+    conn: sqlite3.Connection, hashes: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], list[Any]]:
+    """Return ``[id, priority, status]`` of the active tasks holding any of these keys."""
+    wanted = list(set(hashes.values()))
+    found: dict[tuple[str, str], list[Any]] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start : start + _LOOKUP_CHUNK]
+        rows = conn.execute(
+            f"SELECT type, key, id, priority, status FROM tasks "
+            f"WHERE key_hash IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        for task_type, key, task_id, priority, status in rows:
+            if (task_type, key) in hashes:  # equal hashes of other keys are ignored
+                found[(task_type, key)] = [task_id, priority, status]
+    return found
+
+
+# --- claim and settle -------------------------------------------------------------------------
+
+
+def claim(conn: sqlite3.Connection, limit: int, now: float, types_json: bytes) -> list[ClaimedTask]:
+    """Mark up to ``limit`` ready tasks of the listed types running, in dispatch order."""
+    rows = conn.execute(CLAIM, (now, types_json, limit)).fetchall()
+    claimed = [_claimed(row) for row in rows]
+    claimed.sort(key=_dispatch_order)  # RETURNING order is unspecified
+    return claimed
+
+
+def _claimed(r: Sequence[Any]) -> ClaimedTask:
+    io = IoBudget.of(r[9], r[10], r[11], r[12])
+    return ClaimedTask(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], io, r[13], r[14], r[15]
+    )
+
+
+def _dispatch_order(task: ClaimedTask) -> tuple[int, int]:
+    return (task.priority, task.id)
+
+
+def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Changes:
+    """Move final attempts to history; put retried, interrupted and preempted ones back."""
+    final: list[tuple[Any, ...]] = []
+    retry: list[tuple[Any, ...]] = []
+    requeue: list[tuple[int]] = []
+    preempted: list[tuple[int]] = []
+    occurrences: list[tuple[int, int, float]] = []
+    for s in settlements:
+        if s.kind in FINAL_KINDS:
+            io = s.actual_io
+            final.append(
+                (str(s.kind), s.at, s.error,
+                 io.disk_read, io.disk_write, io.net_rx, io.net_tx, s.id)
+            )  # fmt: skip
+            if s.schedule_id is not None:
+                occurrences.append((s.schedule_id, s.id, s.at))
+        elif s.kind is SettleKind.RETRY:
+            retry.append((s.not_before, s.error, s.id))
+        elif s.kind is SettleKind.PREEMPTED:
+            preempted.append((s.id,))
+        else:
+            requeue.append((s.id,))
+    if final:
+        conn.executemany(TO_HISTORY, final)
+        conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in final])
+    if retry:
+        conn.executemany(
+            f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, retry_count = retry_count + 1, "
+            f"not_before = ?, last_error = ? WHERE id = ?",
+            retry,
+        )
+    if requeue:
+        conn.executemany(
+            f"UPDATE tasks SET status = {_AFTER_ATTEMPT} WHERE id = ? AND status = 'running'",
+            requeue,
+        )
+    if preempted:
+        conn.executemany(
+            f"UPDATE tasks SET status = 'paused', pause_reasons = pause_reasons | {PREEMPTED} "
+            f"WHERE id = ? AND status = 'running'",
+            preempted,
+        )
+    changes = Changes()
+    for schedule_id, task_id, at in occurrences:
+        schedules.occurrence_ended(conn, schedule_id, task_id, at, changes)
+    return changes
+
+
+# --- time -------------------------------------------------------------------------------------
+
+
+def promote(conn: sqlite3.Connection, now: float) -> float | None:
+    """Make delayed tasks due by ``now`` ready; return the next ``not_before``, if any."""
+    conn.execute(
+        "UPDATE tasks SET not_before = NULL "
+        "WHERE status = 'pending' AND not_before IS NOT NULL AND not_before <= ?",
+        (now,),
+    )
+    due: float | None = conn.execute(NEXT_DUE).fetchone()[0]
+    return due
+
+
+def expire(conn: sqlite3.Connection, now: float) -> tuple[list[Ended], float | None, Changes]:
+    """Move tasks whose TTL ran out before they started to history as ``expired``."""
+    rows = conn.execute(
+        f"SELECT {ENDED_COLUMNS}, schedule_id FROM tasks "
+        f"WHERE expires_at IS NOT NULL AND status != 'running' AND expires_at <= ?",
+        (now,),
+    ).fetchall()
+    changes = Changes()
+    gone = end_tasks(conn, rows, TaskStatus.EXPIRED, now, changes)
+    next_expiry: float | None = conn.execute(NEXT_EXPIRY).fetchone()[0]
+    return gone, next_expiry, changes
+
+
+def end_tasks(
+    conn: sqlite3.Connection,
+    rows: Sequence[Sequence[Any]],
+    status: TaskStatus,
+    now: float,
+    changes: Changes,
+) -> list[Ended]:
+    """Move tasks (rows of ``ENDED_COLUMNS, schedule_id``) that are not running to history."""
+    io = NO_IO
+    conn.executemany(
+        TO_HISTORY,
+        [(str(status), now, None, io.disk_read, io.disk_write, io.net_rx, io.net_tx, r[0])
+         for r in rows],
+    )  # fmt: skip
+    conn.executemany("DELETE FROM tasks WHERE id = ?", [(r[0],) for r in rows])
+    for row in rows:
+        if row[5] is not None:
+            schedules.occurrence_ended(conn, row[5], row[0], now, changes)
+    return [ended(row, status) for row in rows]
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+def cancel(
+    conn: sqlite3.Connection, now: float, ids: Sequence[int], domain: str | None
+) -> tuple[list[Ended], list[int], Changes]:
+    """Cancel tasks by id or domain: the ones not running go to history at once."""
+    select = f"SELECT {ENDED_COLUMNS}, schedule_id, status FROM tasks"
+    if domain is not None:
+        rows = conn.execute(f"{select} WHERE {control.DOMAIN_FILTER}", control.domain_range(domain))
+        found = rows.fetchall()
+    else:
+        found = []
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = list(ids[start : start + _LOOKUP_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            found.extend(conn.execute(f"{select} WHERE id IN ({marks})", chunk).fetchall())
+    running = [row[0] for row in found if row[6] == TaskStatus.RUNNING]
+    idle = [row[:6] for row in found if row[6] != TaskStatus.RUNNING]
+    changes = Changes()
+    return end_tasks(conn, idle, TaskStatus.CANCELLED, now, changes), running, changes
+
+
+# --- recovery and retention -------------------------------------------------------------------
+
+
+def recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
+    """Requeue what a dead process left running; release preempted and due tasks."""
+    resumed = control.resume_preempted(conn)
+    requeued = conn.execute(
+        f"UPDATE tasks SET status = {_AFTER_ATTEMPT} WHERE status = 'running'"
+    ).rowcount
+    return RecoveryReport(
+        requeued=requeued,
+        resumed=resumed,
+        next_due=promote(conn, now),
+        next_fire=schedules.next_fire(conn),
+        next_expiry=conn.execute(NEXT_EXPIRY).fetchone()[0],
+        pauses=control.pause_state(conn),
+    )
+
+
+def prune(conn: sqlite3.Connection, retention: Retention, now: float) -> int:
+    """Delete history beyond ``retention``; return how many records went."""
+    removed = 0
+    if retention.max_records is not None:
+        removed += conn.execute(
+            "DELETE FROM history WHERE seq <= "
+            "(SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            (retention.max_records,),
+        ).rowcount
+    max_age = retention.max_age_seconds
+    if max_age is not None:
+        # seq grows with finished_at, so the oldest records are a prefix of seq order.
+        removed += conn.execute(
+            "DELETE FROM history WHERE seq < "
+            "coalesce((SELECT min(seq) FROM history WHERE finished_at >= ?), "
+            "(SELECT max(seq) + 1 FROM history))",
+            (now - max_age,),
+        ).rowcount
+    return removed
+
+
+def checkpoint(conn: sqlite3.Connection) -> object:
+    """Copy the WAL into the database file and truncate it."""
+    return conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
