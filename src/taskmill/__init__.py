@@ -7,7 +7,7 @@ Everything public is importable from here (test doubles from :mod:`taskmill.test
 
 from taskmill.clock import Clock, SystemClock, TimerHandle
 from taskmill.domain import Domain, TaskType
-from taskmill.model.config import Durability, Retention
+from taskmill.model.config import Durability, Retention, SchedulerConfig
 from taskmill.model.errors import (
     AmbiguousTaskTypeError,
     ConfigurationError,
@@ -17,12 +17,15 @@ from taskmill.model.errors import (
     InvalidNameError,
     InvalidPriorityError,
     InvalidRetryPolicyError,
+    InvalidScheduleError,
+    InvalidTimeError,
     NotADatabaseError,
     NotDeadLetteredError,
     PayloadEncodeError,
     PayloadError,
     PayloadTooLargeError,
     PayloadValidationError,
+    ScheduleNotFoundError,
     SchedulerStateError,
     SchemaVersionError,
     StorageFullError,
@@ -36,19 +39,36 @@ from taskmill.model.errors import (
     WrongDomainError,
 )
 from taskmill.model.events import (
+    Cancelled,
     Completed,
     DeadLettered,
     Dispatched,
     Event,
+    Expired,
     Failed,
+    GroupPaused,
+    GroupResumed,
+    Paused,
+    Preempted,
+    RecurringCompleted,
+    RecurringSkipped,
+    Resumed,
     TaskEvent,
 )
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority
-from taskmill.model.records import HistoryRecord, TaskHeader, TaskRecord
+from taskmill.model.records import (
+    HistoryRecord,
+    PauseState,
+    ScheduleRecord,
+    TaskHeader,
+    TaskRecord,
+)
+from taskmill.model.recurring import Cron, Every
 from taskmill.model.retry import PermanentError, Retry, RetryPolicy
 from taskmill.model.status import TaskStatus
+from taskmill.model.timing import TtlFrom
 from taskmill.scheduler.context import CancelToken, Progress, TaskContext
 from taskmill.scheduler.events import Subscription
 from taskmill.scheduler.scheduler import Scheduler
@@ -60,9 +80,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousTaskTypeError",
     "CancelToken",
+    "Cancelled",
     "Clock",
     "Completed",
     "ConfigurationError",
+    "Cron",
     "DatabaseAccessError",
     "DeadLettered",
     "Dispatched",
@@ -72,28 +94,43 @@ __all__ = [
     "DuplicateTaskTypeError",
     "Durability",
     "Event",
+    "Every",
+    "Expired",
     "Failed",
+    "GroupPaused",
+    "GroupResumed",
     "HistoryRecord",
     "Inserted",
     "InvalidIoBudgetError",
     "InvalidNameError",
     "InvalidPriorityError",
     "InvalidRetryPolicyError",
+    "InvalidScheduleError",
+    "InvalidTimeError",
     "IoBudget",
     "MemoryStore",
     "NotADatabaseError",
     "NotDeadLetteredError",
+    "PauseState",
+    "Paused",
     "PayloadEncodeError",
     "PayloadError",
     "PayloadTooLargeError",
     "PayloadValidationError",
     "PermanentError",
+    "Preempted",
     "Priority",
     "Progress",
+    "RecurringCompleted",
+    "RecurringSkipped",
+    "Resumed",
     "Retention",
     "Retry",
     "RetryPolicy",
+    "ScheduleNotFoundError",
+    "ScheduleRecord",
     "Scheduler",
+    "SchedulerConfig",
     "SchedulerStateError",
     "SchemaVersionError",
     "SqliteStore",
@@ -116,6 +153,7 @@ __all__ = [
     "TaskType",
     "TaskmillError",
     "TimerHandle",
+    "TtlFrom",
     "UnknownTaskTypeError",
     "Upgraded",
     "WrongDomainError",

@@ -17,6 +17,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -24,15 +25,26 @@ from taskmill.model.errors import ConfigurationError, DuplicateTaskTypeError, In
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.retry import PermanentError, RetryPolicy
+from taskmill.model.timing import TtlFrom, check_ttl_from, seconds
 from taskmill.payload import PayloadCodec
 
 P = TypeVar("P")
 
 SEPARATOR = "::"
+DEFAULT_ON_CANCEL_TIMEOUT = 30.0
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 
 Executor = Callable[..., Any]
 """``async def f(payload, ctx)`` or ``def f(payload, ctx)``; the ``ctx`` parameter is optional."""
+
+
+def check_group(group: object) -> str | None:
+    """Return ``group`` if it is ``None`` or a usable group name, else raise."""
+    if group is not None and (not isinstance(group, str) or not group or len(group) > 256):
+        raise ConfigurationError(
+            f"group must be a non-empty str of <= 256 characters, got {group!r}"
+        )
+    return group
 
 
 def check_name(name: object, what: str) -> str:
@@ -64,6 +76,11 @@ class TaskType(Generic[P]):
         expected_io: IoBudget,
         label: str | Callable[[P], str] | None,
         permanent_errors: tuple[type[BaseException], ...],
+        group: str | None = None,
+        ttl: float | None = None,
+        ttl_from: TtlFrom | None = None,
+        on_cancel: Callable[..., Any] | None = None,
+        on_cancel_timeout: float = DEFAULT_ON_CANCEL_TIMEOUT,
     ) -> None:
         self.domain = domain
         self.name = name
@@ -80,6 +97,11 @@ class TaskType(Generic[P]):
             PermanentError,
             *permanent_errors,
         )
+        self._group = group
+        self._ttl = ttl
+        self._ttl_from = ttl_from
+        self.on_cancel = on_cancel
+        self.on_cancel_timeout = on_cancel_timeout
         self.is_async = inspect.iscoroutinefunction(executor)
         self.takes_context = _positional_arity(executor) >= 2
         self.__doc__ = getattr(executor, "__doc__", None)
@@ -94,6 +116,21 @@ class TaskType(Generic[P]):
     def retry(self) -> RetryPolicy:
         """The retry policy of this type's tasks (the type's, else the domain's)."""
         return self.domain.retry if self._retry is None else self._retry
+
+    @property
+    def group(self) -> str | None:
+        """The default group of this type's tasks (the type's, else the domain's)."""
+        return self.domain.group if self._group is None else self._group
+
+    @property
+    def ttl(self) -> float | None:
+        """The default time to live of this type's tasks (the type's, else the domain's)."""
+        return self.domain.ttl if self._ttl is None else self._ttl
+
+    @property
+    def ttl_from(self) -> TtlFrom | None:
+        """When the TTL of this type's tasks starts counting (type's, else domain's)."""
+        return self.domain.ttl_from if self._ttl_from is None else self._ttl_from
 
     def label_for(self, payload: P) -> str:
         """The label of a task of this type carrying ``payload``."""
@@ -118,6 +155,9 @@ class Domain:
         name: The domain's name, the prefix of its qualified task types.
         priority: Default priority of its tasks.
         retry: Default retry policy of its tasks.
+        group: Default group of its tasks.
+        ttl: Default time to live of its tasks (seconds or timedelta).
+        ttl_from: When their TTL starts: ``"submission"`` or ``"first_attempt"``.
     """
 
     def __init__(
@@ -126,10 +166,18 @@ class Domain:
         *,
         priority: int = Priority.NORMAL,
         retry: RetryPolicy | None = None,
+        group: str | None = None,
+        ttl: float | timedelta | None = None,
+        ttl_from: TtlFrom | None = None,
     ) -> None:
         self.name = check_name(name, "domain")
         self.priority = check_priority(priority, what=f"domain {name!r} priority")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigurationError(f"retry must be a taskmill.RetryPolicy, got {retry!r}")
         self.retry = retry if retry is not None else RetryPolicy()
+        self.group = check_group(group)
+        self.ttl = None if ttl is None else seconds(ttl, "ttl", allow_zero=False)
+        self.ttl_from = None if ttl_from is None else check_ttl_from(ttl_from)
         self._tasks: dict[str, TaskType[Any]] = {}
         self.version = 0
         """Bumped by each registration, so registries know to refresh."""
@@ -153,6 +201,11 @@ class Domain:
         expected_io: IoBudget | None = None,
         label: str | Callable[[Any], str] | None = None,
         permanent_errors: tuple[type[BaseException], ...] = (),
+        group: str | None = None,
+        ttl: float | timedelta | None = None,
+        ttl_from: TtlFrom | None = None,
+        on_cancel: Callable[..., Any] | None = None,
+        on_cancel_timeout: float | timedelta = DEFAULT_ON_CANCEL_TIMEOUT,
     ) -> Callable[[Executor], TaskType[Any]]:
         """Register the decorated function as the executor of task type ``name``.
 
@@ -166,6 +219,12 @@ class Domain:
             label: A label for UIs, or a function of the payload returning one.
             permanent_errors: Exception types that fail the task without retrying
                 (:class:`~taskmill.PermanentError` always does).
+            group: Default group (else the domain's).
+            ttl: Default time to live, seconds or timedelta (else the domain's).
+            ttl_from: When the TTL starts: ``"submission"`` or ``"first_attempt"``.
+            on_cancel: ``hook(payload, ctx)`` (async or plain) run after a *running* task
+                of this type was cancelled, to clean up what it left half done.
+            on_cancel_timeout: How long ``on_cancel`` may take (default 30 s).
 
         Raises:
             InvalidNameError: ``name`` is malformed.
@@ -186,6 +245,13 @@ class Domain:
                 f"key must be a function of the payload returning a str, got {key!r}; pass "
                 f"key= to submit() for a fixed key"
             )
+        group = check_group(group)
+        ttl_seconds = None if ttl is None else seconds(ttl, "ttl", allow_zero=False)
+        if ttl_from is not None:
+            check_ttl_from(ttl_from)
+        if on_cancel is not None and not callable(on_cancel):
+            raise ConfigurationError(f"on_cancel must be a function, got {on_cancel!r}")
+        cancel_timeout = seconds(on_cancel_timeout, "on_cancel_timeout", allow_zero=False)
         for error in permanent_errors:
             if not (isinstance(error, type) and issubclass(error, BaseException)):
                 raise ConfigurationError(
@@ -212,6 +278,11 @@ class Domain:
                 expected_io=expected_io or NO_IO,
                 label=label,
                 permanent_errors=permanent_errors,
+                group=group,
+                ttl=ttl_seconds,
+                ttl_from=ttl_from,
+                on_cancel=on_cancel,
+                on_cancel_timeout=cancel_timeout,
             )
             self._tasks[name] = task_type
             self.version += 1

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from taskmill.model.errors import ConfigurationError
 from taskmill.scheduler.scheduler import Scheduler
 
-__all__ = ["FakeClock", "run_until_idle"]
+__all__ = ["FakeClock", "run_until", "run_until_idle"]
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -93,7 +93,11 @@ class FakeClock:
 async def run_until_idle(
     scheduler: Scheduler, clock: FakeClock, *, max_steps: int = 10_000
 ) -> None:
-    """Run ``scheduler`` until nothing is left, jumping ``clock`` to each delayed task.
+    """Run ``scheduler`` until nothing is left to do, jumping ``clock`` from deadline to deadline.
+
+    Deadlines are delayed tasks (``run_after``, retry backoff), expiries and the ends of
+    group pauses. Recurring schedules never end by themselves, so their occurrences are not
+    waited for: move through them with :func:`run_until`.
 
     Raises:
         RuntimeError: still not idle after ``max_steps`` clock jumps (a task that retries
@@ -101,8 +105,26 @@ async def run_until_idle(
     """
     for _ in range(max_steps):
         await scheduler.wait_idle(include_delayed=False)
-        due = await scheduler.next_due()
-        if due is None:
+        state = scheduler._require_open()
+        candidates = (state.next_due, state.next_expiry, state.next_unpause)
+        deadlines = [d for d in candidates if d is not None]
+        if not deadlines:
             return
-        clock.advance_to(due)
+        clock.advance_to(min(deadlines))
     raise RuntimeError(f"scheduler not idle after {max_steps} clock jumps")
+
+
+async def run_until(scheduler: Scheduler, clock: FakeClock, when: float) -> None:
+    """Move ``clock`` to ``when``, stopping at every deadline on the way, schedules included.
+
+    At each stop the scheduler runs until nothing more can happen before the clock moves,
+    as it would have with real time.
+    """
+    while True:
+        await scheduler.wait_idle(include_delayed=False)
+        deadline = scheduler._require_open().next_deadline()
+        if deadline is None or deadline > when:
+            break
+        clock.advance_to(deadline)
+    clock.advance_to(when)
+    await scheduler.wait_idle(include_delayed=False)

@@ -63,3 +63,34 @@ class Retention:
         if isinstance(self.max_age, int | float) and math.isfinite(self.max_age):
             return float(self.max_age)
         return math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """The options of a :class:`~taskmill.Scheduler`, validated (see its arguments)."""
+
+    max_concurrency: int = 4
+    max_payload_bytes: int = 1 << 20
+    sync_workers: int | None = None
+    shutdown_timeout: float = 30.0
+    preempt_priority: int = 0
+    default_ttl: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_concurrency", "max_payload_bytes"):
+            _check_positive_int(getattr(self, name), name)
+        if self.sync_workers is not None:
+            _check_positive_int(self.sync_workers, "sync_workers")
+        if not (
+            isinstance(self.shutdown_timeout, int | float)
+            and not isinstance(self.shutdown_timeout, bool)
+            and 0 <= self.shutdown_timeout < math.inf
+        ):
+            raise ConfigurationError(
+                f"shutdown_timeout must be a number of seconds >= 0, got {self.shutdown_timeout!r}"
+            )
+
+
+def _check_positive_int(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")

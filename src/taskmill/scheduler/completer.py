@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from taskmill.model.errors import StoreError
 from taskmill.model.events import Completed, DeadLettered, Event, Failed
-from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.runner import Running
 from taskmill.scheduler.state import RunState
-from taskmill.store.protocol import SettleKind, Settlement, Store
+from taskmill.store.protocol import Changes, SettleKind, Settlement, Store
 
 logger = logging.getLogger("taskmill")
 
@@ -23,10 +24,18 @@ logger = logging.getLogger("taskmill")
 class Completer:
     """Batches settlements into store commits and publishes what they mean."""
 
-    def __init__(self, *, store: Store, state: RunState, bus: EventBus) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        state: RunState,
+        bus: EventBus,
+        after_commit: Callable[[], Awaitable[None]],
+    ) -> None:
         self._store = store
         self._state = state
         self._bus = bus
+        self._after_commit = after_commit
         self._batch: list[tuple[Settlement, Running]] = []
         self._flush_task: asyncio.Task[None] | None = None
 
@@ -47,32 +56,40 @@ class Completer:
             while self._batch:
                 batch, self._batch = self._batch, []
                 try:
-                    await self._store.settle([settlement for settlement, _ in batch])
+                    changes = await self._store.settle([settlement for settlement, _ in batch])
                 except StoreError:
                     # The tasks stay 'running' in the database; the next start requeues them.
                     logger.exception("taskmill could not record %d finished tasks", len(batch))
                     state.settling -= len(batch)
                     continue
                 state.settling -= len(batch)
-                self._committed(batch)
+                self._committed(batch, changes)
+                await self._after_commit()
         finally:
             self._flush_task = None
             state.changed()
 
-    def _committed(self, batch: list[tuple[Settlement, Running]]) -> None:
+    def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
         for settlement, running in batch:
             kind = settlement.kind
-            if kind is SettleKind.RETRY:
-                if settlement.not_before is None:
-                    state.mark_ready()
-                else:
+            if kind in _BACK_IN_QUEUE:
+                state.note_expiry(running.claimed.expires_at)
+                if kind is SettleKind.PREEMPTED:
+                    state.preempted += 1
+                elif settlement.not_before is not None:
                     state.note_due(settlement.not_before)
-            elif kind is SettleKind.REQUEUE:
-                state.mark_ready()
+                else:
+                    state.mark_ready()
             if publish is not None:
                 for event in _events(settlement, running):
                     publish(event)
+        if batch:
+            publish_changes(self._bus, changes, batch[-1][0].at)
+        state.apply(changes)
+
+
+_BACK_IN_QUEUE = frozenset({SettleKind.RETRY, SettleKind.REQUEUE, SettleKind.PREEMPTED})
 
 
 def _events(settlement: Settlement, running: Running) -> list[Event]:

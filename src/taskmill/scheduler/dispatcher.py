@@ -1,4 +1,4 @@
-"""The dispatch loop: wake up, release due tasks, claim what fits, start it, sleep.
+"""The dispatch loop: wake up, act on due deadlines, claim what fits, start it, sleep.
 
 The loop never polls: it sleeps on :attr:`RunState.wake_event`, set by submissions, finished
 attempts and a single clock timer armed for the next delayed task. Claims are SQL in
@@ -14,6 +14,7 @@ from taskmill.model.errors import StoreError
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
 from taskmill.scheduler.state import RunState
+from taskmill.scheduler.timekeeper import Timekeeper
 from taskmill.store.protocol import Store
 
 logger = logging.getLogger("taskmill")
@@ -32,10 +33,12 @@ class Dispatcher:
         runner: Runner,
         clock: Clock,
         registry: Registry,
+        timekeeper: Timekeeper,
         max_concurrency: int,
     ) -> None:
         self._store = store
         self._registry = registry
+        self._timekeeper = timekeeper
         self._state = state
         self._runner = runner
         self._clock = clock
@@ -74,23 +77,22 @@ class Dispatcher:
             except StoreError:
                 logger.exception("taskmill dispatch failed; retrying in %gs", STORE_ERROR_BACKOFF)
                 self._retry_at = clock.now() + STORE_ERROR_BACKOFF
-        self._arm(self._retry_at if self._retry_at is not None else state.next_due)
+        self._arm(self._retry_at if self._retry_at is not None else state.next_deadline())
         state.changed()
         return started
 
     async def _step(self) -> int:
         state, store = self._state, self._store
         now = self._clock.now()
-        if state.next_due is not None and state.next_due <= now:
-            state.next_due = await store.promote_due(now)
-            state.mark_ready()
+        await self._timekeeper.run_due(now)
         free = self.max_concurrency - len(state.running)
         if free <= 0 or not state.ready or self._stopping:
             return 0
+        types = self._claimable_types()
         generation = state.ready_generation
         state.claiming = True
         try:
-            claimed = await store.claim(free, now, self._registry.names)
+            claimed = await store.claim(free, now, types) if types else []
         finally:
             state.claiming = False
         if len(claimed) < free and state.ready_generation == generation:
@@ -99,6 +101,20 @@ class Dispatcher:
         for task in claimed:
             start(task, now)
         return len(claimed)
+
+    def _claimable_types(self) -> tuple[str, ...]:
+        """The registered types, less those of paused domains.
+
+        Paused tasks are not claimable anyway; this keeps a domain pause airtight at
+        dispatch, whatever a task's stored state says.
+        """
+        pauses = self._state.pauses
+        names = self._registry.names
+        if pauses.everything:
+            return ()
+        if not pauses.domains:
+            return names
+        return tuple(n for n in names if n.partition("::")[0] not in pauses.domains)
 
     def _arm(self, when: float | None) -> None:
         if when == self._timer_at:

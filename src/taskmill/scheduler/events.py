@@ -11,7 +11,16 @@ from collections import deque
 from types import TracebackType
 
 from taskmill.model.errors import ConfigurationError
-from taskmill.model.events import Event
+from taskmill.model.events import (
+    Cancelled,
+    Event,
+    Expired,
+    RecurringCompleted,
+    RecurringSkipped,
+)
+from taskmill.model.records import TaskHeader
+from taskmill.model.status import TaskStatus
+from taskmill.store.protocol import Changes
 
 DEFAULT_BUFFER = 10_000
 
@@ -123,3 +132,24 @@ class EventBus:
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+
+
+def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
+    """Publish the events of a committed store operation.
+
+    That is: the tasks it ended, the occurrences it skipped, the schedules it completed.
+    """
+    if not bus.active:
+        return
+    for task in changes.ended:
+        header = TaskHeader(task.id, task.type, task.key, task.label, task.priority, task.priority)
+        if task.status is TaskStatus.EXPIRED:
+            bus.publish(Expired(at, header))
+        else:
+            bus.publish(Cancelled(at, header, False))
+    for skip in changes.skipped:
+        bus.publish(
+            RecurringSkipped(at, skip.schedule_id, skip.type, skip.due_at, skip.waiting_task)
+        )
+    for done in changes.schedules_ended:
+        bus.publish(RecurringCompleted(at, done.schedule_id, done.type, done.occurrences))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from typing import Any, Protocol
 
 import msgspec
@@ -31,10 +33,28 @@ logger = logging.getLogger("taskmill")
 _decode_policy = msgspec.json.Decoder(RetryPolicy).decode
 
 
+class Interrupt(StrEnum):
+    """Why the scheduler stopped a running attempt."""
+
+    SHUTDOWN = "shutdown"
+    PAUSED = "paused"
+    PREEMPTED = "preempted"
+    CANCELLED = "cancelled"
+
+
 class Running:
     """A task attempt in progress."""
 
-    __slots__ = ("claimed", "context", "started_at", "task", "task_type")
+    __slots__ = (
+        "claimed",
+        "context",
+        "interrupt",
+        "preempted_by",
+        "started_at",
+        "task",
+        "task_type",
+        "urgent",
+    )
 
     def __init__(
         self,
@@ -48,6 +68,14 @@ class Running:
         self.context = context
         self.started_at = started_at
         self.task: asyncio.Task[None] | None = None
+        self.interrupt: Interrupt | None = None
+        self.preempted_by: int | None = None
+        self.urgent = False
+
+    @property
+    def domain(self) -> str:
+        """The domain of the task."""
+        return self.claimed.type.partition("::")[0]
 
     def header(self) -> TaskHeader:
         """The event header of this task."""
@@ -74,8 +102,10 @@ class Runner:
         bus: EventBus,
         clock: Clock,
         threads: ThreadPoolExecutor,
+        preempt_priority: int,
     ) -> None:
         self.registry = registry
+        self.preempt_priority = preempt_priority
         self._state = state
         self._completer = completer
         self._bus = bus
@@ -96,30 +126,44 @@ class Runner:
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running
+        if claimed.priority <= self.preempt_priority:
+            running.urgent = True
+            self._state.urgent_running += 1
         if self._bus.active:
             self._bus.publish(Dispatched(now, running.header(), context.attempt))
         running.task = asyncio.get_running_loop().create_task(
             self._attempt(running), name=f"taskmill:{claimed.type}#{claimed.id}"
         )
 
-    def cancel_all(self, reason: str) -> list[asyncio.Task[None]]:
-        """Signal every running attempt to stop; return their asyncio tasks."""
-        tasks = []
-        for running in self._state.running.values():
-            running.context.cancel_token.cancel(reason)
-            if running.task is not None:
-                running.task.cancel(reason)
-                tasks.append(running.task)
-        return tasks
+    def interrupt(self, running: Running, reason: Interrupt) -> None:
+        """Stop an attempt: its cancel token first, then asyncio cancellation.
+
+        A sync executor cannot be interrupted: it keeps its thread until it checks the
+        token, but its slot is released at once.
+        """
+        if running.interrupt is not None:
+            return
+        running.interrupt = reason
+        running.context.cancel_token.cancel(str(reason))
+        if running.task is not None:
+            running.task.cancel(str(reason))
+
+    def interrupt_all(self, reason: Interrupt) -> list[asyncio.Task[None]]:
+        """Stop every running attempt; return their asyncio tasks."""
+        for running in list(self._state.running.values()):
+            self.interrupt(running, reason)
+        return [r.task for r in self._state.running.values() if r.task is not None]
 
     async def _attempt(self, running: Running) -> None:
         settlement: Settlement
+        claimed = running.claimed
         try:
             await self._call(running)
         except asyncio.CancelledError as exc:
-            if running.context.cancel_token.cancelled or _cancelling():
-                # Interrupted (shutdown), not failed: back to pending, no retry charged.
-                settlement = Settlement(running.claimed.id, SettleKind.REQUEUE, self._clock.now())
+            if running.interrupt is not None:
+                settlement = await self._interrupted(running)
+            elif _cancelling():  # cancelled from outside (the loop is closing): not a failure
+                settlement = self._settlement(running, SettleKind.REQUEUE)
             else:  # the executor's own CancelledError (a cancelled inner await) is a failure
                 settlement = self._judge_failure(running, exc)
         except Exception as exc:
@@ -128,21 +172,70 @@ class Runner:
             except Exception:  # a broken retry policy must not leave the task running
                 logger.exception("taskmill could not judge the failure of %s", running.claimed.id)
                 error = f"{type(exc).__name__}: {exc}"
-                settlement = Settlement(
-                    running.claimed.id, SettleKind.FAILED, self._clock.now(), error=error
-                )
+                settlement = self._settlement(running, SettleKind.FAILED, error=error)
         else:
-            settlement = Settlement(
-                running.claimed.id,
-                SettleKind.COMPLETED,
-                self._clock.now(),
-                actual_io=running.context.actual_io,
-            )
+            settlement = self._settlement(running, SettleKind.COMPLETED)
         state = self._state
-        del state.running[running.claimed.id]
+        del state.running[claimed.id]
+        if running.urgent:
+            state.urgent_running -= 1
         state.settling += 1
         self._completer.add(settlement, running)
         state.wake()
+
+    def _settlement(
+        self,
+        running: Running,
+        kind: SettleKind,
+        *,
+        error: str | None = None,
+        not_before: float | None = None,
+    ) -> Settlement:
+        claimed = running.claimed
+        return Settlement(
+            claimed.id,
+            kind,
+            self._clock.now(),
+            error=error,
+            not_before=not_before,
+            actual_io=running.context.actual_io,
+            schedule_id=claimed.schedule_id,
+        )
+
+    async def _interrupted(self, running: Running) -> Settlement:
+        reason = running.interrupt
+        if reason is Interrupt.PREEMPTED:
+            return self._settlement(running, SettleKind.PREEMPTED)
+        if reason is not Interrupt.CANCELLED:  # shutdown or pause: back to the queue
+            return self._settlement(running, SettleKind.REQUEUE)
+        task_type = running.task_type
+        if task_type is not None and task_type.on_cancel is not None:
+            await self._on_cancel(running, task_type)
+        return self._settlement(running, SettleKind.CANCELLED, error="cancelled while running")
+
+    async def _on_cancel(self, running: Running, task_type: TaskType[Any]) -> None:
+        """Run the type's on_cancel hook, bounded by its timeout; never raise."""
+        hook = task_type.on_cancel
+        assert hook is not None
+        try:
+            payload = task_type.codec.decode(running.claimed.payload)
+            if inspect.iscoroutinefunction(hook):
+                call = hook(payload, running.context)
+            else:
+                loop = asyncio.get_running_loop()
+                call = loop.run_in_executor(
+                    self._threads, functools.partial(hook, payload, running.context)
+                )
+            await asyncio.wait_for(call, timeout=task_type.on_cancel_timeout)
+        except TimeoutError:
+            logger.warning(
+                "on_cancel of %s#%d did not finish within %gs",
+                running.claimed.type,
+                running.claimed.id,
+                task_type.on_cancel_timeout,
+            )
+        except Exception:
+            logger.exception("on_cancel of %s#%d failed", running.claimed.type, running.claimed.id)
 
     async def _call(self, running: Running) -> None:
         task_type = running.task_type
@@ -175,25 +268,20 @@ class Runner:
         claimed, task_type = running.claimed, running.task_type
         now = self._clock.now()
         if isinstance(exc, _Unrunnable):
-            return Settlement(claimed.id, SettleKind.FAILED, now, error=str(exc))
+            return self._settlement(running, SettleKind.FAILED, error=str(exc))
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if task_type is None or isinstance(exc, task_type.permanent_errors):
-            return Settlement(claimed.id, SettleKind.FAILED, now, error=error)
+            return self._settlement(running, SettleKind.FAILED, error=error)
         policy = self._policy(claimed, task_type)
         if claimed.retry_count >= policy.max_retries:
-            return Settlement(claimed.id, SettleKind.DEAD_LETTER, now, error=error)
+            return self._settlement(running, SettleKind.DEAD_LETTER, error=error)
         if isinstance(exc, Retry) and exc.after is not None:
             delay = exc.after
         else:
             delay = policy.delay_for(claimed.retry_count + 1)
         logger.debug("task %s#%d: %s; retrying in %.3fs", claimed.type, claimed.id, error, delay)
-        return Settlement(
-            claimed.id,
-            SettleKind.RETRY,
-            now,
-            error=error,
-            not_before=now + delay if delay > 0 else None,
-        )
+        not_before = now + delay if delay > 0 else None
+        return self._settlement(running, SettleKind.RETRY, error=error, not_before=not_before)
 
     def _policy(self, claimed: ClaimedTask, task_type: TaskType[Any]) -> RetryPolicy:
         data = claimed.retry_policy

@@ -1,7 +1,8 @@
 """The public face of taskmill.
 
 :class:`Scheduler` is a thin facade: the store persists, the dispatcher claims, the runner
-executes, the completer commits outcomes and the event bus tells subscribers.
+executes, the completer commits outcomes, control pauses and cancels, and the event bus
+tells subscribers. The parts are built in :mod:`taskmill.scheduler.parts`.
 """
 
 from __future__ import annotations
@@ -9,27 +10,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
 from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
-from taskmill.model.config import DURABILITIES, Durability, Retention
-from taskmill.model.errors import ConfigurationError, SchedulerStateError
+from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
+from taskmill.model.errors import ConfigurationError, ScheduleNotFoundError, SchedulerStateError
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
-from taskmill.model.records import HistoryRecord, TaskRecord
+from taskmill.model.priority import Priority, check_priority
+from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
-from taskmill.scheduler.completer import Completer
-from taskmill.scheduler.dispatcher import Dispatcher
+from taskmill.model.timing import seconds
 from taskmill.scheduler.events import DEFAULT_BUFFER, EventBus, Subscription
+from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.registry import Registry
-from taskmill.scheduler.runner import Runner
+from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.state import RunState
-from taskmill.scheduler.submission import DomainHandle
+from taskmill.scheduler.submission import DomainHandle, Limits, Submitter
 from taskmill.store.memory import MemoryStore
-from taskmill.store.protocol import NewTask, Store
+from taskmill.store.protocol import Changes, NewSchedule, NewTask, Store
 from taskmill.store.sqlite import SqliteStore
 
 logger = logging.getLogger("taskmill")
@@ -59,7 +61,11 @@ class Scheduler:
         retention: How much history to keep.
         sync_workers: Threads for plain-function executors (default ``max_concurrency``).
         shutdown_timeout: Seconds running tasks may take to finish when the scheduler
-            stops; afterwards they are cancelled and run again at the next start.
+            closes gracefully; afterwards they are cancelled and run again at the next start.
+        preempt_priority: A task this urgent or more (a priority number this low or lower)
+            that arrives while every slot is busy preempts the least important running task
+            (default ``Priority.REALTIME``).
+        default_ttl: Time to live of tasks whose submission, type and domain set none.
     """
 
     def __init__(
@@ -74,38 +80,42 @@ class Scheduler:
         retention: Retention = Retention(),  # noqa: B008 - frozen, shared safely
         sync_workers: int | None = None,
         shutdown_timeout: float = 30.0,
+        preempt_priority: int = Priority.REALTIME,
+        default_ttl: float | timedelta | None = None,
     ) -> None:
-        _check_positive_int(max_concurrency, "max_concurrency")
-        _check_positive_int(max_payload_bytes, "max_payload_bytes")
-        if sync_workers is not None:
-            _check_positive_int(sync_workers, "sync_workers")
-        if not (isinstance(shutdown_timeout, int | float) and shutdown_timeout >= 0):
-            raise ConfigurationError(
-                f"shutdown_timeout must be a number of seconds >= 0, got {shutdown_timeout!r}"
-            )
         if durability not in DURABILITIES:
             raise ConfigurationError(
                 f"durability must be one of {DURABILITIES}, got {durability!r}"
             )
         if not isinstance(retention, Retention):
             raise ConfigurationError(f"retention must be a taskmill.Retention, got {retention!r}")
+        self.config = SchedulerConfig(
+            max_concurrency=max_concurrency,
+            max_payload_bytes=max_payload_bytes,
+            sync_workers=sync_workers,
+            shutdown_timeout=shutdown_timeout,
+            preempt_priority=check_priority(preempt_priority, what="preempt_priority"),
+            default_ttl=None
+            if default_ttl is None
+            else seconds(default_ttl, "default_ttl", allow_zero=False),
+        )
+        """The validated options."""
         self._registry = Registry(domains)
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._max_concurrency = max_concurrency
-        self._max_payload_bytes = max_payload_bytes
-        self._sync_workers = sync_workers or max_concurrency
-        self._shutdown_timeout = float(shutdown_timeout)
         self._bus = EventBus()
+        self._submitter = Submitter(
+            self._registry,
+            Limits(self.config.max_payload_bytes, self.config.default_ttl),
+            self._clock.now,
+            self._submit,
+            self._add_schedule,
+        )
         self._phase: _Phase = "new"
-        self._state: RunState | None = None
-        self._dispatcher: Dispatcher | None = None
-        self._runner: Runner | None = None
-        self._completer: Completer | None = None
-        self._threads: ThreadPoolExecutor | None = None
+        self._parts: Parts | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
-        self._handles: dict[str, DomainHandle] = {}
+        self._immediate = False
 
     def __repr__(self) -> str:
         return f"<Scheduler {self._store!r} {self._phase}>"
@@ -145,29 +155,20 @@ class Scheduler:
         except BaseException:
             await self._store.close()
             raise
-        if report.requeued:
-            logger.info("taskmill recovered %d interrupted tasks", report.requeued)
-        state = RunState(self._clock.now)
-        state.next_due = report.next_due
-        self._threads = ThreadPoolExecutor(self._sync_workers, thread_name_prefix="taskmill-sync")
-        self._completer = Completer(store=self._store, state=state, bus=self._bus)
-        self._runner = Runner(
+        if report.requeued or report.resumed:
+            logger.info(
+                "taskmill recovered %d interrupted and %d preempted tasks",
+                report.requeued,
+                report.resumed,
+            )
+        self._parts = assemble(
+            store=self._store,
             registry=self._registry,
-            state=state,
-            completer=self._completer,
             bus=self._bus,
             clock=self._clock,
-            threads=self._threads,
+            config=self.config,
+            recovered=report,
         )
-        self._dispatcher = Dispatcher(
-            store=self._store,
-            state=state,
-            runner=self._runner,
-            clock=self._clock,
-            registry=self._registry,
-            max_concurrency=self._max_concurrency,
-        )
-        self._state = state
         self._phase = "open"
 
     async def run(self) -> None:
@@ -184,19 +185,25 @@ class Scheduler:
         try:
             await asyncio.shield(task)
         finally:
-            await self.close()
+            await self.close(immediate=self._immediate)
 
-    def stop(self) -> None:
-        """Ask the dispatch loop to stop; :meth:`run` then closes the scheduler and returns."""
-        if self._dispatcher is not None:
-            self._dispatcher.stop()
+    def stop(self, *, immediate: bool = False) -> None:
+        """Ask the dispatch loop to stop; :meth:`run` then closes the scheduler and returns.
 
-    async def close(self) -> None:
-        """Stop dispatching, let running tasks finish within ``shutdown_timeout``, and close.
+        Args:
+            immediate: Close without letting running tasks finish (see :meth:`close`).
+        """
+        self._immediate = immediate
+        if self._parts is not None:
+            self._parts.dispatcher.stop()
 
-        Tasks still running after the timeout are cancelled and stored as pending, to run
-        again at the next start (a retry is not charged). Pending writes are committed and
-        the WAL is checkpointed. Idempotent.
+    async def close(self, *, immediate: bool = False) -> None:
+        """Stop dispatching, settle running tasks, commit everything and close the store.
+
+        Gracefully (the default) running tasks may finish within ``shutdown_timeout``; with
+        ``immediate=True`` they are cancelled at once. Either way, tasks cancelled by the
+        shutdown are stored pending, to run again at the next start (no retry charged),
+        pending writes are committed and the WAL is checkpointed. Idempotent.
         """
         if self._phase == "new":
             self._phase = "closed"
@@ -207,21 +214,20 @@ class Scheduler:
             return
         self._phase = "closing"
         try:
-            await self._shutdown()
+            await self._shutdown(immediate)
         finally:
             self._phase = "closed"
             self._bus.close()
-            if self._threads is not None:
-                self._threads.shutdown(wait=False, cancel_futures=True)
+            if self._parts is not None:
+                self._parts.threads.shutdown(wait=False, cancel_futures=True)
             try:
                 await self._store.close()
             finally:
                 self._closed.set()
 
     def _start_dispatching(self) -> asyncio.Task[None]:
-        assert self._dispatcher is not None
-        assert self._state is not None
-        dispatcher, state = self._dispatcher, self._state
+        parts = self._require_parts()
+        dispatcher, state = parts.dispatcher, parts.state
 
         async def dispatch() -> None:
             try:
@@ -236,22 +242,20 @@ class Scheduler:
         )
         return self._dispatch_task
 
-    async def _shutdown(self) -> None:
-        assert self._dispatcher is not None
-        assert self._state is not None
-        assert self._runner is not None
-        assert self._completer is not None
-        self._dispatcher.stop()
+    async def _shutdown(self, immediate: bool) -> None:
+        parts = self._require_parts()
+        parts.dispatcher.stop()
         if self._dispatch_task is not None:
             await asyncio.gather(self._dispatch_task, return_exceptions=True)
-        running = [r.task for r in self._state.running.values() if r.task is not None]
+        running = [r.task for r in parts.state.running.values() if r.task is not None]
         if running:
-            _, still_running = await asyncio.wait(running, timeout=self._shutdown_timeout)
+            timeout = 0 if immediate else self.config.shutdown_timeout
+            _, still_running = await asyncio.wait(running, timeout=timeout)
             if still_running:
-                logger.warning("taskmill cancelled %d tasks at shutdown", len(still_running))
-                self._runner.cancel_all("shutdown")
+                logger.info("taskmill cancelled %d running tasks at shutdown", len(still_running))
+                parts.runner.interrupt_all(Interrupt.SHUTDOWN)
                 await asyncio.wait(still_running)
-        await self._completer.drain()
+        await parts.completer.drain()
 
     # --- submitting ----------------------------------------------------------------------
 
@@ -261,20 +265,35 @@ class Scheduler:
         Raises:
             UnknownTaskTypeError: the domain was not passed to this scheduler.
         """
-        found = self._registry.domain(domain)
-        handle = self._handles.get(found.name)
-        if handle is None:
-            handle = self._handles[found.name] = DomainHandle(
-                found, self._registry, self._submit, self._max_payload_bytes
-            )
-        return handle
+        return DomainHandle(self._registry.domain(domain), self._submitter)
 
     async def _submit(self, tasks: Sequence[NewTask]) -> list[SubmitOutcome]:
         state = self._require_open()
-        outcomes = await self._store.submit(tasks, self._clock.now())
+        now = self._clock.now()
+        outcomes = await self._store.submit(tasks, now)
+        urgent: list[tuple[int, int]] = []
+        threshold = self.config.preempt_priority
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if type(outcome) is Duplicate:
+                continue
+            if task.not_before is not None:
+                state.note_due(task.not_before)
+            elif task.priority <= threshold and not state.pauses.covers(task.type, task.group):
+                urgent.append((outcome.id, task.priority))
+            if task.ttl is not None and not task.ttl_from_start:
+                state.note_expiry(now + task.ttl)
         if any(type(o) is not Duplicate for o in outcomes):
             state.mark_ready()
+        if urgent:
+            self._require_parts().preemptor.make_room(urgent)
         return outcomes
+
+    async def _add_schedule(self, schedule: NewSchedule) -> SubmitOutcome:
+        state = self._require_open()
+        outcome = await self._store.add_schedule(schedule, self._clock.now())
+        if isinstance(outcome, Inserted):
+            state.apply(Changes(fire=schedule.first_at))
+        return outcome
 
     async def retry_dead_letter(self, task_id: int) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again, under a new id, retries reset.
@@ -293,14 +312,113 @@ class Scheduler:
             state.mark_ready()
         return outcome
 
+    # --- pause, resume, cancel -----------------------------------------------------------
+
+    async def pause(self, domain: Domain | str | None = None) -> bool:
+        """Pause everything, or only ``domain``; return whether it was running before.
+
+        Dispatch stops for the scope, its running tasks are interrupted and stored
+        ``paused`` (no retry charged), and tasks submitted into it arrive paused. A task
+        paused for several reasons (say its domain and its group) runs again only once all
+        are lifted. Pause state is stored and survives a restart.
+        """
+        self._require_open()
+        return await self._require_parts().control.pause(domain)
+
+    async def resume(self, domain: Domain | str | None = None) -> bool:
+        """Lift :meth:`pause` of everything, or of ``domain``; return whether it was paused."""
+        self._require_open()
+        return await self._require_parts().control.resume(domain)
+
+    async def pause_group(
+        self, group: str, *, until: datetime | timedelta | float | None = None
+    ) -> bool:
+        """Pause a group, optionally until an instant (aware datetime) or for a duration.
+
+        Returns whether the group was not paused before (a second call moves the deadline).
+        """
+        self._require_open()
+        return await self._require_parts().control.pause_group(group, until)
+
+    async def resume_group(self, group: str) -> bool:
+        """Lift the pause of a group; return whether it was paused."""
+        self._require_open()
+        return await self._require_parts().control.resume_group(group)
+
+    async def pause_state(self) -> PauseState:
+        """What is paused: everything, which domains, which groups (with deadlines)."""
+        return self._require_open().pauses.snapshot()
+
+    async def cancel(self, task_id: int) -> bool:
+        """Cancel a task; return ``False`` if it had already finished.
+
+        A task not running goes to history as ``cancelled`` at once. A running one gets its
+        cancel signal (token, then asyncio cancellation); its type's ``on_cancel`` hook
+        runs, then it goes to history as ``cancelled``.
+
+        Raises:
+            TaskNotFoundError: no task or history record has this id.
+        """
+        self._require_open()
+        return await self._require_parts().control.cancel(task_id)
+
+    async def cancel_domain(self, domain: Domain | str) -> int:
+        """Cancel every active task of ``domain``; return how many."""
+        self._require_open()
+        return await self._require_parts().control.cancel_domain(domain)
+
+    async def cancel_where(self, predicate: Callable[[TaskRecord], bool]) -> int:
+        """Cancel every active task for which ``predicate(record)`` is true; return how many."""
+        self._require_open()
+        return await self._require_parts().control.cancel_where(predicate)
+
+    # --- recurring schedules -------------------------------------------------------------
+
+    async def get_schedule(self, schedule_id: int) -> ScheduleRecord:
+        """Return the schedule ``schedule_id`` (the id its recurring submission returned).
+
+        Raises:
+            ScheduleNotFoundError: no schedule has this id.
+        """
+        self._require_open()
+        record = await self._store.get_schedule(schedule_id)
+        if record is None:
+            raise ScheduleNotFoundError(f"no schedule has id {schedule_id}")
+        return record
+
+    async def list_schedules(self) -> list[ScheduleRecord]:
+        """Return the active and paused schedules, oldest first."""
+        self._require_open()
+        return await self._store.list_schedules()
+
+    async def pause_schedule(self, schedule_id: int) -> None:
+        """Stop making occurrences of a schedule.
+
+        A running occurrence finishes, and the schedule stays paused after it.
+        """
+        self._require_open()
+        await self._require_parts().control.set_schedule(schedule_id, "paused")
+
+    async def resume_schedule(self, schedule_id: int) -> None:
+        """Make occurrences again; a tick missed while paused runs at once."""
+        self._require_open()
+        await self._require_parts().control.set_schedule(schedule_id, "active")
+
+    async def cancel_schedule(self, schedule_id: int) -> None:
+        """End a schedule; its occurrence is cancelled if it has not started yet."""
+        self._require_open()
+        await self._require_parts().control.set_schedule(schedule_id, "cancelled")
+
     # --- waiting and watching ------------------------------------------------------------
 
     async def wait_idle(self, *, include_delayed: bool = True) -> None:
         """Return when no task is pending or running and every result is committed.
 
+        Paused tasks and the future occurrences of recurring schedules are not waited for.
+
         Args:
-            include_delayed: Also wait for tasks held back by a retry backoff. With
-                ``False``, return as soon as nothing can run before the clock moves on
+            include_delayed: Also wait for delayed tasks (``run_after``, retry backoff).
+                With ``False``, return as soon as nothing can run before the clock moves on
                 (what tests with a :class:`~taskmill.testing.FakeClock` want).
 
         Raises:
@@ -328,12 +446,12 @@ class Scheduler:
     @property
     def max_concurrency(self) -> int:
         """How many attempts may run at once."""
-        return self._max_concurrency
+        return self.config.max_concurrency
 
     @property
     def running_count(self) -> int:
         """How many attempts run right now."""
-        return 0 if self._state is None else len(self._state.running)
+        return 0 if self._parts is None else len(self._parts.state.running)
 
     async def next_due(self) -> float | None:
         """When the earliest delayed task becomes ready (clock seconds), or ``None``."""
@@ -384,12 +502,17 @@ class Scheduler:
     # --- internals -----------------------------------------------------------------------
 
     def _require_open(self) -> RunState:
-        if self._phase != "open" or self._state is None:
+        if self._phase != "open" or self._parts is None:
             raise SchedulerStateError(
                 f"the scheduler is {self._phase}; use 'async with Scheduler(...)' or "
                 f"await scheduler.open() first"
             )
-        return self._state
+        return self._parts.state
+
+    def _require_parts(self) -> Parts:
+        if self._parts is None:
+            raise SchedulerStateError("the scheduler is not open")
+        return self._parts
 
 
 def _make_store(database: Any, durability: Durability, retention: Retention) -> Store:
@@ -415,10 +538,6 @@ def _status(status: TaskStatus | str | None) -> TaskStatus | None:
 
 
 def _limit(limit: int) -> int:
-    _check_positive_int(limit, "limit")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
     return limit
-
-
-def _check_positive_int(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")

@@ -1,24 +1,57 @@
 """What the scheduler's parts share while it runs: a cache, rebuildable from the database.
 
-It holds the running tasks, whether the database may hold ready work, when the next delayed
-task becomes ready, and the wake-up signal of the dispatch loop. Whoever changes one of
-these calls :meth:`RunState.changed`, which wakes the dispatcher and re-checks idle waiters.
+It holds the running tasks, whether the database may hold ready work, the deadlines the
+dispatch loop must wake up for, what is paused, and the wake-up signal of the loop. Whoever
+changes one of these calls :meth:`RunState.changed`, which re-checks idle waiters.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from taskmill.model.errors import SchedulerStateError
+from taskmill.model.records import PauseState
+from taskmill.store.protocol import Changes
 
 if TYPE_CHECKING:
     from taskmill.scheduler.runner import Running
 
 
+@dataclass(slots=True)
+class Pauses:
+    """What is paused, as the dispatcher and submitters see it (the database is the truth)."""
+
+    everything: bool = False
+    domains: set[str] = field(default_factory=set)
+    groups: dict[str, float | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: PauseState) -> Pauses:
+        """Build the cache from a stored pause state."""
+        return cls(state.everything, set(state.domains), dict(state.groups))
+
+    def snapshot(self) -> PauseState:
+        """A frozen copy."""
+        return PauseState(self.everything, tuple(sorted(self.domains)), dict(self.groups))
+
+    def covers(self, task_type: str, group: str | None) -> bool:
+        """Whether a task of this type and group is in a paused scope."""
+        return (
+            self.everything
+            or task_type.partition("::")[0] in self.domains
+            or (group is not None and group in self.groups)
+        )
+
+
+def _earliest(current: float | None, candidate: float) -> float:
+    return candidate if current is None or candidate < current else current
+
+
 class RunState:
-    """Mutable run-time state shared by dispatcher, runner and completer."""
+    """Mutable run-time state shared by dispatcher, runner, completer and control."""
 
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
@@ -26,6 +59,12 @@ class RunState:
         self.ready = True  # the database may hold claimable tasks
         self.ready_generation = 0  # bumped by mark_ready, so a claim can tell it raced
         self.next_due: float | None = None  # earliest not_before of a delayed task
+        self.next_fire: float | None = None  # earliest next occurrence of a schedule
+        self.next_expiry: float | None = None  # earliest expires_at of a task not running
+        self.next_unpause: float | None = None  # earliest deadline of a group pause
+        self.pauses = Pauses()
+        self.urgent_running = 0  # running tasks at or above the preemption threshold
+        self.preempted = 0  # tasks paused by preemption, waiting for the urgent ones to end
         self.claiming = False
         self.settling = 0  # settlements handed to the completer and not yet committed
         self.wake_event = asyncio.Event()
@@ -46,9 +85,37 @@ class RunState:
 
     def note_due(self, when: float) -> None:
         """Note a delayed task that becomes ready at ``when``, and wake the dispatcher."""
-        if self.next_due is None or when < self.next_due:
-            self.next_due = when
+        self.next_due = _earliest(self.next_due, when)
         self.wake_event.set()
+
+    def apply(self, changes: Changes) -> None:
+        """Take in what a store operation reports, and wake the dispatcher."""
+        if changes.ready:
+            self.mark_ready()
+        if changes.due is not None:
+            self.next_due = _earliest(self.next_due, changes.due)
+        if changes.fire is not None:
+            self.next_fire = _earliest(self.next_fire, changes.fire)
+        if changes.expiry is not None:
+            self.next_expiry = _earliest(self.next_expiry, changes.expiry)
+        if changes.unpause is not None:
+            self.next_unpause = _earliest(self.next_unpause, changes.unpause)
+        self.wake_event.set()
+
+    def note_expiry(self, when: float | None) -> None:
+        """Note a task that expires at ``when`` unless it starts first."""
+        if when is not None:
+            self.next_expiry = _earliest(self.next_expiry, when)
+            self.wake_event.set()
+
+    def next_deadline(self) -> float | None:
+        """The earliest instant the dispatch loop has something to do."""
+        deadlines = [
+            d
+            for d in (self.next_due, self.next_fire, self.next_expiry, self.next_unpause)
+            if d is not None
+        ]
+        return min(deadlines) if deadlines else None
 
     def changed(self) -> None:
         """Re-check idle waiters after a change of state."""
@@ -69,12 +136,18 @@ class RunState:
     # --- idleness ------------------------------------------------------------------------
 
     def is_idle(self, *, include_delayed: bool) -> bool:
-        """Whether nothing runs, nothing is ready and nothing waits to be committed."""
+        """Whether nothing runs, nothing can start now and nothing waits to be committed.
+
+        Paused tasks do not count (they wait for a resume), nor do the future occurrences of
+        recurring schedules. With ``include_delayed``, delayed tasks count until they ran.
+        """
         if self.running or self.ready or self.claiming or self.settling:
             return False
-        if self.next_due is None:
-            return True
-        return not include_delayed and self.next_due > self._now()
+        now = self._now()
+        deadlines = (self.next_due, self.next_fire, self.next_expiry, self.next_unpause)
+        if any(deadline is not None and deadline <= now for deadline in deadlines):
+            return False  # the dispatch loop has work right now
+        return not (include_delayed and self.next_due is not None)
 
     async def wait_idle(self, *, include_delayed: bool) -> None:
         """Return once :meth:`is_idle` holds."""

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from taskmill.domain import Domain, TaskType
+from taskmill.domain import Domain, TaskType, check_group
 from taskmill.model.errors import (
     ConfigurationError,
+    InvalidTimeError,
     PayloadTooLargeError,
     PayloadValidationError,
 )
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.priority import check_priority
+from taskmill.model.recurring import Cron, Every, Recurrence, first_occurrence
 from taskmill.model.retry import RetryPolicy
+from taskmill.model.timing import TtlFrom, check_ttl_from, instant, seconds
 from taskmill.payload import default_key
 from taskmill.scheduler.registry import Registry
-from taskmill.store.protocol import NewTask
+from taskmill.store.protocol import NewSchedule, NewTask
 
 MAX_KEY_BYTES = 1024
 _encode = msgspec.json.encode
@@ -30,7 +34,8 @@ _encode = msgspec.json.encode
 class Submission:
     """One item of :meth:`DomainHandle.submit_many` with its own overrides.
 
-    Every field but ``payload`` defaults to the task type's setting.
+    Every field but ``payload`` defaults to the task type's setting; see
+    :meth:`DomainHandle.submit` for their meaning.
     """
 
     payload: Any
@@ -40,18 +45,31 @@ class Submission:
     label: str | None = None
     retry: RetryPolicy | None = None
     expected_io: IoBudget | None = None
+    group: str | None = None
+    run_after: float | timedelta | None = None
+    run_at: datetime | None = None
+    ttl: float | timedelta | None = None
+    ttl_from: TtlFrom | None = None
 
 
-def prepare(task_type: TaskType[Any], item: Submission, max_payload_bytes: int) -> NewTask:
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Scheduler-wide settings that shape every submission."""
+
+    max_payload_bytes: int
+    default_ttl: float | None = None
+
+
+def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: float) -> NewTask:
     """Validate and encode one submission; raise a SubmitError subclass if it is unusable."""
     name = task_type.qualified_name
     payload = item.payload
     data = task_type.codec.encode(payload, task=name)
-    if len(data) > max_payload_bytes:
+    if len(data) > limits.max_payload_bytes:
         raise PayloadTooLargeError(
             f"the payload for {name} is {_size(len(data))} encoded, over max_payload_bytes "
-            f"({_size(max_payload_bytes)}); store large data in a file and pass its path, or "
-            f"raise Scheduler(max_payload_bytes=...)"
+            f"({_size(limits.max_payload_bytes)}); store large data in a file and pass its "
+            f"path, or raise Scheduler(max_payload_bytes=...)"
         )
     if item.key is not None:
         key = _check_key(item.key, name)
@@ -65,6 +83,8 @@ def prepare(task_type: TaskType[Any], item: Submission, max_payload_bytes: int) 
         raise ConfigurationError(
             f"expected_io must be a taskmill.IoBudget, got {item.expected_io!r}"
         )
+    ttl = _ttl(item, task_type, limits)
+    ttl_from = item.ttl_from or task_type.ttl_from or "submission"
     return NewTask(
         type=name,
         key=key,
@@ -75,7 +95,30 @@ def prepare(task_type: TaskType[Any], item: Submission, max_payload_bytes: int) 
         payload=data,
         retry_policy=None if item.retry is None else _encode(item.retry),
         expected_io=task_type.expected_io if item.expected_io is None else item.expected_io,
+        not_before=_not_before(item, now),
+        group=task_type.group if item.group is None else check_group(item.group),
+        ttl=ttl,
+        ttl_from_start=ttl is not None and check_ttl_from(ttl_from) == "first_attempt",
     )
+
+
+def _ttl(item: Submission, task_type: TaskType[Any], limits: Limits) -> float | None:
+    """Time to live: the submission's, else the type's, the domain's, the scheduler's."""
+    if item.ttl is not None:
+        return seconds(item.ttl, "ttl", allow_zero=False)
+    return task_type.ttl if task_type.ttl is not None else limits.default_ttl
+
+
+def _not_before(item: Submission, now: float) -> float | None:
+    if item.run_after is not None and item.run_at is not None:
+        raise InvalidTimeError("pass run_after or run_at, not both")
+    if item.run_after is not None:
+        delay = seconds(item.run_after, "run_after")
+        return now + delay if delay > 0 else None
+    if item.run_at is not None:
+        at = instant(item.run_at, "run_at")
+        return at if at > now else None
+    return None
 
 
 def _call(function: Callable[[Any], Any], payload: Any, what: str, task: str) -> Any:
@@ -111,6 +154,74 @@ def _size(n: int) -> str:
 
 
 SubmitFn = Callable[[Sequence[NewTask]], Awaitable[list[SubmitOutcome]]]
+ScheduleFn = Callable[[NewSchedule], Awaitable[SubmitOutcome]]
+
+
+class Submitter:
+    """Resolves task types, prepares submissions and hands them to the scheduler."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        limits: Limits,
+        now: Callable[[], float],
+        submit: SubmitFn,
+        add_schedule: ScheduleFn,
+    ) -> None:
+        self._registry = registry
+        self.limits = limits
+        self._now = now
+        self._submit = submit
+        self._add_schedule = add_schedule
+
+    async def one(
+        self, domain: Domain, item: Submission, recurring: Recurrence | None = None
+    ) -> SubmitOutcome:
+        """Store one task (or, with ``recurring``, one schedule)."""
+        task_type = self._registry.resolve(domain, item.payload, item.task)
+        now = self._now()
+        if recurring is None:
+            return (await self._submit([prepare(task_type, item, self.limits, now)]))[0]
+        if not isinstance(recurring, Every | Cron):
+            raise ConfigurationError(
+                f"recurring must be taskmill.Every(...) or taskmill.Cron(...), got {recurring!r}"
+            )
+        if item.run_after is not None or item.run_at is not None:
+            raise InvalidTimeError(
+                "a recurring submission takes no run_after/run_at; give Every(...) or "
+                "Cron(...) an initial_delay instead"
+            )
+        template = prepare(task_type, item, self.limits, now)
+        return await self._add_schedule(
+            NewSchedule(
+                task=template,
+                first_at=first_occurrence(recurring, now),
+                every=recurring.seconds if isinstance(recurring, Every) else None,
+                fixed_rate=isinstance(recurring, Every) and recurring.fixed_rate,
+                cron=recurring.expression if isinstance(recurring, Cron) else None,
+                tz=recurring.tz if isinstance(recurring, Cron) else None,
+                max_occurrences=recurring.max_occurrences,
+            )
+        )
+
+    async def many(
+        self, domain: Domain, items: Iterable[Any], task: TaskType[Any] | str | None
+    ) -> list[SubmitOutcome]:
+        """Store many tasks in one transaction."""
+        resolve, limits, now = self._registry.resolve, self.limits, self._now()
+        resolved: dict[tuple[type, object], TaskType[Any]] = {}  # one lookup per payload class
+        tasks: list[NewTask] = []
+        for item in items:
+            entry = item if isinstance(item, Submission) else Submission(item, task)
+            chosen = entry.task or task
+            cache_key = (type(entry.payload), chosen)
+            task_type = resolved.get(cache_key)
+            if task_type is None:
+                task_type = resolved[cache_key] = resolve(domain, entry.payload, chosen)
+            tasks.append(prepare(task_type, entry, limits, now))
+        if not tasks:
+            return []
+        return await self._submit(tasks)
 
 
 class DomainHandle:
@@ -120,13 +231,9 @@ class DomainHandle:
     before anything is stored.
     """
 
-    def __init__(
-        self, domain: Domain, registry: Registry, submit: SubmitFn, max_payload_bytes: int
-    ) -> None:
+    def __init__(self, domain: Domain, submitter: Submitter) -> None:
         self.domain = domain
-        self._registry = registry
-        self._submit = submit
-        self._max_payload_bytes = max_payload_bytes
+        self._submitter = submitter
 
     def __repr__(self) -> str:
         return f"<DomainHandle {self.domain.name!r}>"
@@ -141,6 +248,12 @@ class DomainHandle:
         label: str | None = None,
         retry: RetryPolicy | None = None,
         expected_io: IoBudget | None = None,
+        group: str | None = None,
+        run_after: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        ttl: float | timedelta | None = None,
+        ttl_from: TtlFrom | None = None,
+        recurring: Recurrence | None = None,
     ) -> SubmitOutcome:
         """Store one task; return once it is committed.
 
@@ -153,6 +266,14 @@ class DomainHandle:
             label: Label for UIs.
             retry: Retry policy for this task only.
             expected_io: IO budget for this task only.
+            group: The group whose pause state the task shares; default the type's.
+            run_after: Do not start before this delay (seconds or timedelta) has passed.
+            run_at: Do not start before this instant (a timezone-aware datetime).
+            ttl: Expire the task if it has not started within this time; default the
+                type's, the domain's, then the scheduler's ``default_ttl``.
+            ttl_from: Count the TTL from ``"submission"`` (default) or ``"first_attempt"``.
+            recurring: ``Every(...)`` or ``Cron(...)``: store a schedule whose
+                occurrences are tasks like this one; the outcome's id is the schedule's.
 
         Returns:
             :class:`~taskmill.Inserted`, :class:`~taskmill.Duplicate` or
@@ -160,13 +281,14 @@ class DomainHandle:
 
         Raises:
             SubmitError: the payload or its task type is unusable (nothing stored).
-            ConfigurationError: an option is invalid, e.g. a priority outside 0..255.
+            ConfigurationError: an option is invalid, e.g. a priority outside 0..255, a
+                naive ``run_at`` (:class:`~taskmill.InvalidTimeError`).
         """
-        item = Submission(payload, task, priority, key, label, retry, expected_io)
-        new = prepare(
-            self._registry.resolve(self.domain, payload, task), item, self._max_payload_bytes
-        )
-        return (await self._submit([new]))[0]
+        item = Submission(
+            payload, task, priority, key, label, retry, expected_io, group, run_after, run_at,
+            ttl, ttl_from,
+        )  # fmt: skip
+        return await self._submitter.one(self.domain, item, recurring)
 
     async def submit_many(
         self, items: Iterable[Any], *, task: TaskType[Any] | str | None = None
@@ -177,17 +299,4 @@ class DomainHandle:
         item is validated before anything is written: one bad item refuses the batch.
         Within the batch, the last item with a given key is the one stored.
         """
-        resolve, domain, limit = self._registry.resolve, self.domain, self._max_payload_bytes
-        resolved: dict[tuple[type, object], TaskType[Any]] = {}  # one lookup per payload class
-        tasks: list[NewTask] = []
-        for item in items:
-            entry = item if isinstance(item, Submission) else Submission(item, task)
-            chosen = entry.task or task
-            cache_key = (type(entry.payload), chosen)
-            task_type = resolved.get(cache_key)
-            if task_type is None:
-                task_type = resolved[cache_key] = resolve(domain, entry.payload, chosen)
-            tasks.append(prepare(task_type, entry, limit))
-        if not tasks:
-            return []
-        return await self._submit(tasks)
+        return await self._submitter.many(self.domain, items, task)

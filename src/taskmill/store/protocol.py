@@ -198,12 +198,11 @@ class Cancellation:
     """What :meth:`Store.cancel` did.
 
     Attributes:
-        ended: Tasks that were not running, now in history as ``cancelled``.
         running: Ids of running tasks that matched; the caller interrupts them.
-        changes: Schedule and deadline consequences.
+        changes: The tasks that were not running (now in history as ``cancelled``, in
+            ``changes.ended``) and the consequences for their schedules.
     """
 
-    ended: list[Ended]
     running: list[int]
     changes: Changes
 
@@ -255,10 +254,11 @@ class Store(Protocol):
     async def promote_due(self, now: float) -> float | None:
         """Make tasks whose ``not_before <= now`` ready; return the next ``not_before``."""
 
-    async def expire_due(self, now: float) -> tuple[list[Ended], float | None]:
+    async def expire_due(self, now: float) -> Changes:
         """Expire tasks whose ``expires_at <= now`` that are not running.
 
-        They go to history as ``expired``; returns them and the next ``expires_at``.
+        They go to history as ``expired`` (``changes.ended``); ``changes.expiry`` is the
+        next ``expires_at`` of any task.
         """
 
     async def add_schedule(self, schedule: NewSchedule, now: float) -> SubmitOutcome:

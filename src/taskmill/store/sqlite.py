@@ -30,7 +30,6 @@ from taskmill.store.protocol import (
     Cancellation,
     Changes,
     ClaimedTask,
-    Ended,
     NewSchedule,
     NewTask,
     RecoveryReport,
@@ -207,25 +206,15 @@ class SqliteStore:
         """Make delayed tasks whose time came ready; return the next delay's end."""
         return await self._write(lambda conn: tasks.promote(conn, now))
 
-    async def expire_due(self, now: float) -> tuple[list[Ended], float | None]:
+    async def expire_due(self, now: float) -> Changes:
         """Move tasks whose TTL ran out (and that are not running) to history."""
-
-        def op(conn: sqlite3.Connection) -> tuple[list[Ended], float | None]:
-            gone, next_expiry, _ = tasks.expire(conn, now)
-            return gone, next_expiry
-
-        return await self._write(op)
+        return await self._write(lambda conn: tasks.expire(conn, now))
 
     async def cancel(
         self, now: float, *, ids: Sequence[int] = (), domain: str | None = None
     ) -> Cancellation:
         """Cancel tasks by id or domain; return the running ones for the caller to stop."""
-
-        def op(conn: sqlite3.Connection) -> Cancellation:
-            gone, running, changes = tasks.cancel(conn, now, ids, domain)
-            return Cancellation(gone, running, changes)
-
-        return await self._write(op)
+        return await self._write(lambda conn: tasks.cancel(conn, now, ids, domain))
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again under a new id."""

@@ -185,7 +185,7 @@ def set_status(conn: sqlite3.Connection, schedule_id: int, status: str, now: flo
             rows = conn.execute(
                 f"SELECT {ENDED_COLUMNS}, schedule_id FROM tasks WHERE id = ?", (waiting,)
             ).fetchall()
-            changes.ended = tasks.end_tasks(conn, rows, TaskStatus.CANCELLED, now, changes)
+            tasks.end_tasks(conn, rows, TaskStatus.CANCELLED, now, changes)
         return changes
     conn.execute("UPDATE schedules SET status = ? WHERE id = ?", (status, schedule_id))
     if status == "active" and next_at is not None:

@@ -13,9 +13,9 @@ from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import (
     FINAL_KINDS,
+    Cancellation,
     Changes,
     ClaimedTask,
-    Ended,
     NewTask,
     RecoveryReport,
     SettleKind,
@@ -275,17 +275,20 @@ def promote(conn: sqlite3.Connection, now: float) -> float | None:
     return due
 
 
-def expire(conn: sqlite3.Connection, now: float) -> tuple[list[Ended], float | None, Changes]:
-    """Move tasks whose TTL ran out before they started to history as ``expired``."""
+def expire(conn: sqlite3.Connection, now: float) -> Changes:
+    """Move tasks whose TTL ran out before they started to history as ``expired``.
+
+    ``changes.expiry`` is the next expiry of any task that is not running.
+    """
     rows = conn.execute(
         f"SELECT {ENDED_COLUMNS}, schedule_id FROM tasks "
         f"WHERE expires_at IS NOT NULL AND status != 'running' AND expires_at <= ?",
         (now,),
     ).fetchall()
     changes = Changes()
-    gone = end_tasks(conn, rows, TaskStatus.EXPIRED, now, changes)
-    next_expiry: float | None = conn.execute(NEXT_EXPIRY).fetchone()[0]
-    return gone, next_expiry, changes
+    end_tasks(conn, rows, TaskStatus.EXPIRED, now, changes)
+    changes.expiry = conn.execute(NEXT_EXPIRY).fetchone()[0]
+    return changes
 
 
 def end_tasks(
@@ -294,8 +297,11 @@ def end_tasks(
     status: TaskStatus,
     now: float,
     changes: Changes,
-) -> list[Ended]:
-    """Move tasks (rows of ``ENDED_COLUMNS, schedule_id``) that are not running to history."""
+) -> None:
+    """Move tasks (rows of ``ENDED_COLUMNS, schedule_id``) that are not running to history.
+
+    They are added to ``changes.ended``; their schedules are followed up.
+    """
     io = NO_IO
     conn.executemany(
         TO_HISTORY,
@@ -304,9 +310,9 @@ def end_tasks(
     )  # fmt: skip
     conn.executemany("DELETE FROM tasks WHERE id = ?", [(r[0],) for r in rows])
     for row in rows:
+        changes.ended.append(ended(row, status))
         if row[5] is not None:
             schedules.occurrence_ended(conn, row[5], row[0], now, changes)
-    return [ended(row, status) for row in rows]
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -314,7 +320,7 @@ def end_tasks(
 
 def cancel(
     conn: sqlite3.Connection, now: float, ids: Sequence[int], domain: str | None
-) -> tuple[list[Ended], list[int], Changes]:
+) -> Cancellation:
     """Cancel tasks by id or domain: the ones not running go to history at once."""
     select = f"SELECT {ENDED_COLUMNS}, schedule_id, status FROM tasks"
     if domain is not None:
@@ -329,7 +335,8 @@ def cancel(
     running = [row[0] for row in found if row[6] == TaskStatus.RUNNING]
     idle = [row[:6] for row in found if row[6] != TaskStatus.RUNNING]
     changes = Changes()
-    return end_tasks(conn, idle, TaskStatus.CANCELLED, now, changes), running, changes
+    end_tasks(conn, idle, TaskStatus.CANCELLED, now, changes)
+    return Cancellation(running, changes)
 
 
 # --- recovery and retention -------------------------------------------------------------------

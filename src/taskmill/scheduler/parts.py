@@ -1,0 +1,87 @@
+"""Wiring: the parts of an open scheduler, built once the store has recovered."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from taskmill.clock import Clock
+from taskmill.model.config import SchedulerConfig
+from taskmill.scheduler.completer import Completer
+from taskmill.scheduler.control import Control
+from taskmill.scheduler.dispatcher import Dispatcher
+from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.preemption import Preemptor
+from taskmill.scheduler.registry import Registry
+from taskmill.scheduler.runner import Runner
+from taskmill.scheduler.state import Pauses, RunState
+from taskmill.scheduler.timekeeper import Timekeeper
+from taskmill.store.protocol import RecoveryReport, Store
+
+
+@dataclass(slots=True)
+class Parts:
+    """Everything an open scheduler runs on."""
+
+    state: RunState
+    threads: ThreadPoolExecutor
+    runner: Runner
+    completer: Completer
+    preemptor: Preemptor
+    dispatcher: Dispatcher
+    control: Control
+
+
+def assemble(
+    *,
+    store: Store,
+    registry: Registry,
+    bus: EventBus,
+    clock: Clock,
+    config: SchedulerConfig,
+    recovered: RecoveryReport,
+) -> Parts:
+    """Build the parts around the state the store recovered."""
+    state = RunState(clock.now)
+    state.next_due = recovered.next_due
+    state.next_fire = recovered.next_fire
+    state.next_expiry = recovered.next_expiry
+    state.next_unpause = min(
+        (until for until in recovered.pauses.groups.values() if until is not None), default=None
+    )
+    state.pauses = Pauses.of(recovered.pauses)
+    threads = ThreadPoolExecutor(
+        config.sync_workers or config.max_concurrency, thread_name_prefix="taskmill-sync"
+    )
+    preemptor: Preemptor | None = None
+
+    async def after_commit() -> None:
+        assert preemptor is not None
+        await preemptor.release_if_clear()
+
+    completer = Completer(store=store, state=state, bus=bus, after_commit=after_commit)
+    runner = Runner(
+        registry=registry,
+        state=state,
+        completer=completer,
+        bus=bus,
+        clock=clock,
+        threads=threads,
+        preempt_priority=config.preempt_priority,
+    )
+    preemptor = Preemptor(
+        store=store, state=state, runner=runner, max_concurrency=config.max_concurrency
+    )
+    dispatcher = Dispatcher(
+        store=store,
+        state=state,
+        runner=runner,
+        clock=clock,
+        registry=registry,
+        timekeeper=Timekeeper(store=store, state=state, bus=bus),
+        max_concurrency=config.max_concurrency,
+    )
+    control = Control(
+        store=store, state=state, runner=runner, bus=bus, clock=clock, registry=registry
+    )
+    return Parts(state, threads, runner, completer, preemptor, dispatcher, control)
