@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from taskmill.model.errors import StoreError
-from taskmill.model.events import Completed, DeadLettered, Event, Failed
+from taskmill.model.events import Cancelled, Completed, DeadLettered, Event, Failed, Preempted
 from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.runner import Running
 from taskmill.scheduler.state import RunState
@@ -63,8 +63,11 @@ class Completer:
                     state.settling -= len(batch)
                     continue
                 state.settling -= len(batch)
-                self._committed(batch, changes)
-                await self._after_commit()
+                try:
+                    self._committed(batch, changes)
+                    await self._after_commit()
+                except Exception:  # a bug here must not stop later settlements
+                    logger.exception("taskmill failed to follow up %d settlements", len(batch))
         finally:
             self._flush_task = None
             state.changed()
@@ -111,4 +114,8 @@ def _events(settlement: Settlement, running: Running) -> list[Event]:
             Failed(at, header, attempt, error, False, None),
             DeadLettered(at, header, attempt, error),
         ]
+    if kind is SettleKind.PREEMPTED:
+        return [Preempted(at, header, running.preempted_by or 0)]
+    if kind is SettleKind.CANCELLED:
+        return [Cancelled(at, header, True)]
     return []

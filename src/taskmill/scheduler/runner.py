@@ -11,6 +11,7 @@ import asyncio
 import functools
 import inspect
 import logging
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any, Protocol
@@ -214,28 +215,40 @@ class Runner:
         return self._settlement(running, SettleKind.CANCELLED, error="cancelled while running")
 
     async def _on_cancel(self, running: Running, task_type: TaskType[Any]) -> None:
-        """Run the type's on_cancel hook, bounded by its timeout; never raise."""
+        """Run the type's on_cancel hook, cut off after its timeout (by the clock)."""
         hook = task_type.on_cancel
         assert hook is not None
+        claimed = running.claimed
+        loop = asyncio.get_running_loop()
         try:
-            payload = task_type.codec.decode(running.claimed.payload)
+            payload = task_type.codec.decode(claimed.payload)
             if inspect.iscoroutinefunction(hook):
-                call = hook(payload, running.context)
+                call: Awaitable[Any] = hook(payload, running.context)
             else:
-                loop = asyncio.get_running_loop()
                 call = loop.run_in_executor(
                     self._threads, functools.partial(hook, payload, running.context)
                 )
-            await asyncio.wait_for(call, timeout=task_type.on_cancel_timeout)
-        except TimeoutError:
+            hook_task = asyncio.ensure_future(call)
+        except Exception:
+            logger.exception("on_cancel of %s#%d failed", claimed.type, claimed.id)
+            return
+        deadline = self._clock.now() + task_type.on_cancel_timeout
+        timer = self._clock.call_at(deadline, hook_task.cancel)
+        try:
+            await hook_task
+        except asyncio.CancelledError:
+            if not hook_task.cancelled():
+                raise  # this attempt itself is being cancelled
             logger.warning(
                 "on_cancel of %s#%d did not finish within %gs",
-                running.claimed.type,
-                running.claimed.id,
+                claimed.type,
+                claimed.id,
                 task_type.on_cancel_timeout,
             )
         except Exception:
-            logger.exception("on_cancel of %s#%d failed", running.claimed.type, running.claimed.id)
+            logger.exception("on_cancel of %s#%d failed", claimed.type, claimed.id)
+        finally:
+            timer.cancel()
 
     async def _call(self, running: Running) -> None:
         task_type = running.task_type
