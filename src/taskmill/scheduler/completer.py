@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from taskmill.model.errors import StoreError
 from taskmill.model.events import Cancelled, Completed, DeadLettered, Event, Failed, Preempted
@@ -24,18 +23,10 @@ logger = logging.getLogger("taskmill")
 class Completer:
     """Batches settlements into store commits and publishes what they mean."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        state: RunState,
-        bus: EventBus,
-        after_commit: Callable[[], Awaitable[None]],
-    ) -> None:
+    def __init__(self, *, store: Store, state: RunState, bus: EventBus) -> None:
         self._store = store
         self._state = state
         self._bus = bus
-        self._after_commit = after_commit
         self._batch: list[tuple[Settlement, Running]] = []
         self._flush_task: asyncio.Task[None] | None = None
 
@@ -65,7 +56,6 @@ class Completer:
                 state.settling -= len(batch)
                 try:
                     self._committed(batch, changes)
-                    await self._after_commit()
                 except Exception:  # a bug here must not stop later settlements
                     logger.exception("taskmill failed to follow up %d settlements", len(batch))
         finally:
@@ -79,7 +69,7 @@ class Completer:
             if kind in _BACK_IN_QUEUE:
                 state.note_expiry(running.claimed.expires_at)
                 if kind is SettleKind.PREEMPTED:
-                    state.preempted += 1
+                    pass  # released by the dispatcher when no urgent work remains
                 elif settlement.not_before is not None:
                     state.note_due(settlement.not_before)
                 else:
@@ -89,7 +79,7 @@ class Completer:
                     publish(event)
         if batch:
             publish_changes(self._bus, changes, batch[-1][0].at)
-        state.apply(changes)
+        state.apply(changes)  # also wakes the dispatcher, which may release preempted work
 
 
 _BACK_IN_QUEUE = frozenset({SettleKind.RETRY, SettleKind.REQUEUE, SettleKind.PREEMPTED})

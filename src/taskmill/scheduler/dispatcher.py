@@ -11,6 +11,7 @@ import logging
 
 from taskmill.clock import Clock, TimerHandle
 from taskmill.model.errors import StoreError
+from taskmill.scheduler.preemption import Preemptor
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
 from taskmill.scheduler.state import RunState
@@ -34,11 +35,13 @@ class Dispatcher:
         clock: Clock,
         registry: Registry,
         timekeeper: Timekeeper,
+        preemptor: Preemptor,
         max_concurrency: int,
     ) -> None:
         self._store = store
         self._registry = registry
         self._timekeeper = timekeeper
+        self._preemptor = preemptor
         self._state = state
         self._runner = runner
         self._clock = clock
@@ -82,9 +85,15 @@ class Dispatcher:
         return started
 
     async def _step(self) -> int:
-        state, store = self._state, self._store
         now = self._clock.now()
         await self._timekeeper.run_due(now)
+        started = await self._claim(now)
+        # After the claim's tasks started, so that urgent ones just claimed count as running.
+        await self._preemptor.release_if_clear()
+        return started
+
+    async def _claim(self, now: float) -> int:
+        state, store = self._state, self._store
         free = self.max_concurrency - len(state.running)
         if free <= 0 or not state.ready or self._stopping:
             return 0
@@ -97,9 +106,11 @@ class Dispatcher:
             state.claiming = False
         if len(claimed) < free and state.ready_generation == generation:
             state.ready = False
-        start = self._runner.start
+            self._preemptor.nothing_ready()
+        start, started = self._runner.start, self._preemptor.started
         for task in claimed:
             start(task, now)
+            started(task.id)
         return len(claimed)
 
     def _claimable_types(self) -> tuple[str, ...]:

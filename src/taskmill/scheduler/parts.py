@@ -53,13 +53,7 @@ def assemble(
     threads = ThreadPoolExecutor(
         config.sync_workers or config.max_concurrency, thread_name_prefix="taskmill-sync"
     )
-    preemptor: Preemptor | None = None
-
-    async def after_commit() -> None:
-        assert preemptor is not None
-        await preemptor.release_if_clear()
-
-    completer = Completer(store=store, state=state, bus=bus, after_commit=after_commit)
+    completer = Completer(store=store, state=state, bus=bus)
     runner = Runner(
         registry=registry,
         state=state,
@@ -79,6 +73,7 @@ def assemble(
         clock=clock,
         registry=registry,
         timekeeper=Timekeeper(store=store, state=state, bus=bus),
+        preemptor=preemptor,
         max_concurrency=config.max_concurrency,
     )
     control = Control(

@@ -35,33 +35,62 @@ class Preemptor:
     def make_room(self, urgent: Sequence[tuple[int, int]]) -> int:
         """Interrupt running tasks for the urgent ``(id, priority)`` just made ready.
 
-        Returns how many tasks were interrupted.
+        Urgent tasks made ready earlier and not started yet still count: each needs its
+        own slot. Returns how many tasks were interrupted now.
         """
         state = self._state
-        free = self.max_concurrency - len(state.running)
-        needed = [task for task in urgent if task[1] <= self.threshold][max(0, free) :]
-        if not needed:
+        waiting = state.awaiting_urgent
+        waiting.update((i, p) for i, p in urgent if p <= self.threshold)
+        leaving = sum(1 for r in state.running.values() if r.interrupt is not None)
+        free = self.max_concurrency - len(state.running) + leaving
+        short = len(waiting) - free
+        if short <= 0:
             return 0
         victims = sorted(
             (r for r in state.running.values() if not r.urgent and r.interrupt is None),
             key=lambda r: (r.claimed.priority, r.started_at),
             reverse=True,  # the least important first, and of those the newest
         )
+        # The least urgent waiting tasks are the ones the free slots do not cover.
+        uncovered = sorted(waiting, key=lambda t: (t[1], t[0]))[-short:]
         taken = 0
-        for (task_id, priority), victim in zip(
-            sorted(needed, key=lambda t: t[1]), victims, strict=False
-        ):
+        for (task_id, priority), victim in zip(uncovered, victims, strict=False):
             if victim.claimed.priority <= priority:
                 break  # only tasks below the urgent one give way
             victim.preempted_by = task_id
             self._runner.interrupt(victim, Interrupt.PREEMPTED)
             taken += 1
+        state.preempted += taken
         return taken
 
+    def started(self, task_id: int) -> None:
+        """Note that a task started (an urgent one no longer waits for a slot)."""
+        waiting = self._state.awaiting_urgent
+        if waiting:
+            self._state.awaiting_urgent = {t for t in waiting if t[0] != task_id}
+
+    def nothing_ready(self) -> None:
+        """Note that no task is ready.
+
+        Urgent tasks still recorded as waiting are not ready any more: they were paused,
+        cancelled or expired before they started.
+        """
+        self._state.awaiting_urgent.clear()
+
     async def release_if_clear(self) -> None:
-        """Resume the preempted tasks once no urgent task runs."""
+        """Resume the preempted tasks once no urgent task runs or waits to run.
+
+        Waits, too, until every preempted task has been stored as such (no victim still
+        unwinding, no settlement uncommitted), so that none is left behind.
+        """
         state = self._state
-        if state.preempted and not state.urgent_running:
-            state.preempted = 0
-            if await self._store.resume_preempted():
+        if not state.preempted or state.urgent_running or state.settling:
+            return
+        if any(r.interrupt is Interrupt.PREEMPTED for r in state.running.values()):
+            return
+        seen = state.preempted
+        resumed = await self._store.resume_preempted(self.threshold)
+        if resumed is not None:
+            state.preempted -= seen  # preemptions made meanwhile wait for the next release
+            if resumed:
                 state.mark_ready()

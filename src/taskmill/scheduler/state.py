@@ -64,7 +64,8 @@ class RunState:
         self.next_unpause: float | None = None  # earliest deadline of a group pause
         self.pauses = Pauses()
         self.urgent_running = 0  # running tasks at or above the preemption threshold
-        self.preempted = 0  # tasks paused by preemption, waiting for the urgent ones to end
+        self.awaiting_urgent: set[tuple[int, int]] = set()  # (id, priority) ready, not started
+        self.preempted = 0  # preemptions made and not yet released
         self.claiming = False
         self.settling = 0  # settlements handed to the completer and not yet committed
         self.wake_event = asyncio.Event()
@@ -143,6 +144,8 @@ class RunState:
         """
         if self.running or self.ready or self.claiming or self.settling:
             return False
+        if self.preempted and not self.urgent_running:
+            return False  # the dispatcher is about to release preempted work
         now = self._now()
         deadlines = (self.next_due, self.next_fire, self.next_expiry, self.next_unpause)
         if any(deadline is not None and deadline <= now for deadline in deadlines):

@@ -288,8 +288,12 @@ class Store(Protocol):
         Returns those groups and what changed (``unpause`` is the next deadline).
         """
 
-    async def resume_preempted(self) -> int:
-        """Clear the *preempted* reason of every task; return how many were preempted."""
+    async def resume_preempted(self, threshold: int) -> int | None:
+        """Clear the *preempted* reason of every task; return how many were preempted.
+
+        Returns ``None``, changing nothing, while a task of priority ``<= threshold`` is
+        ready to run: preempted work waits until the urgent work has started and ended.
+        """
 
     async def cancel(
         self, now: float, *, ids: Sequence[int] = (), domain: str | None = None

@@ -283,9 +283,9 @@ class SqliteStore:
 
         return await self._write(op)
 
-    async def resume_preempted(self) -> int:
-        """Clear the *preempted* reason of every task; return how many were preempted."""
-        return await self._write(control.resume_preempted)
+    async def resume_preempted(self, threshold: int) -> int | None:
+        """Release preempted tasks unless a task at least ``threshold`` urgent is ready."""
+        return await self._write(lambda conn: control.resume_preempted(conn, threshold))
 
     # --- schedules ---------------------------------------------------------------------------
 

@@ -111,10 +111,22 @@ def next_unpause(conn: sqlite3.Connection) -> float | None:
     return until
 
 
-def resume_preempted(conn: sqlite3.Connection) -> int:
-    """Clear the *preempted* reason from every task; return how many had it."""
-    changes = Changes()
-    return _clear(conn, PREEMPTED, "1", (), changes)
+def resume_preempted(conn: sqlite3.Connection, threshold: int | None = None) -> int | None:
+    """Clear the *preempted* reason from every task; return how many had it.
+
+    With a ``threshold``, nothing happens (``None`` is returned) while a task at least that
+    urgent is ready to run: the tasks it preempted wait until it has run.
+    """
+    if (
+        threshold is not None
+        and conn.execute(
+            "SELECT 1 FROM tasks WHERE status = 'pending' AND not_before IS NULL AND priority <= ? "
+            "LIMIT 1",
+            (threshold,),
+        ).fetchone()
+    ):
+        return None
+    return _clear(conn, PREEMPTED, "1", (), Changes())
 
 
 def _clear(

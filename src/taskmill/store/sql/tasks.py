@@ -344,7 +344,7 @@ def cancel(
 
 def recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
     """Requeue what a dead process left running; release preempted and due tasks."""
-    resumed = control.resume_preempted(conn)
+    resumed = control.resume_preempted(conn) or 0  # after a restart nothing preempts
     requeued = conn.execute(
         f"UPDATE tasks SET status = {_AFTER_ATTEMPT} WHERE status = 'running'"
     ).rowcount
