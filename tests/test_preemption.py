@@ -58,8 +58,7 @@ class Workload:
 
 
 async def test_urgent_task_preempts_and_preempted_work_resumes(db_path: Path) -> None:
-    """A REALTIME task takes the slot of the lowest-priority task, which then resumes and
-    completes after the urgent one, without a retry charged."""
+    """A REALTIME task takes the lowest-priority slot; the preempted task resumes after it."""
     w = Workload()
     async with Scheduler(db_path, domains=[w.domain], max_concurrency=2) as scheduler:
         events = scheduler.events()
