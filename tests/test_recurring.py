@@ -210,9 +210,7 @@ async def test_cancel_schedule_cancels_its_waiting_occurrence(clock: FakeClock) 
 async def test_schedules_survive_restart_without_duplicates(
     db_path: Path, clock: FakeClock
 ) -> None:
-    """A schedule is stored: after a restart it goes on, and registering it again is a
-    Duplicate, not a second schedule.
-    """
+    """A stored schedule goes on after a restart; registering it again is a Duplicate."""
     rec = Recorder(clock)
     t0 = clock.now()
     async with Scheduler(db_path, domains=[rec.domain], clock=clock) as scheduler:
