@@ -1,9 +1,10 @@
 """The workload of the crash tests, run in a child process that the test kills with SIGKILL.
 
-Usage: python crash_workload.py DATABASE
+Usage: python crash_workload.py DATABASE [basic|recurring|preemption]
 
-It prints ``started <id> <attempt>`` when an executor starts and ``completed <id>`` once a
-completion is committed, so the parent knows what state the database holds when it kills.
+It prints ``started <id> <attempt>`` when an executor starts, ``completed <id>`` once a
+completion is committed and ``preempted <id>`` once a preemption is, so the parent knows
+what state the database holds when it kills.
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ import asyncio
 import sys
 from dataclasses import dataclass
 
-from taskmill import Completed, Domain, Retry, RetryPolicy, Scheduler, TaskContext
+from taskmill import (
+    Completed,
+    Dispatched,
+    Domain,
+    Every,
+    Preempted,
+    Priority,
+    Retry,
+    RetryPolicy,
+    Scheduler,
+    TaskContext,
+)
 
 CONCURRENCY = 4
 
@@ -21,6 +33,16 @@ CONCURRENCY = 4
 class Work:
     n: int
     block: bool = False
+
+
+@dataclass
+class Beat:
+    name: str
+
+
+@dataclass
+class Urgent:
+    n: int
 
 
 def make_domain(block_forever: bool) -> Domain:
@@ -35,10 +57,20 @@ def make_domain(block_forever: bool) -> Domain:
                 raise Retry("first attempt of a blocking task retries", after=0)
             await asyncio.Event().wait()  # hangs until the process is killed
 
+    @domain.task("beat")
+    async def beat(job: Beat, ctx: TaskContext) -> None:
+        print(f"started {ctx.id} {ctx.attempt}", flush=True)
+
+    @domain.task("urgent")
+    async def urgent(job: Urgent, ctx: TaskContext) -> None:
+        print(f"started {ctx.id} {ctx.attempt}", flush=True)
+        if block_forever:
+            await asyncio.Event().wait()
+
     return domain
 
 
-async def main(database: str) -> None:
+async def main(database: str, mode: str) -> None:
     """Run the workload until killed."""
     async with (
         Scheduler(
@@ -46,11 +78,23 @@ async def main(database: str) -> None:
         ) as scheduler,
         scheduler.events() as events,
     ):
+        handle = scheduler.domain("crash")
+        if mode == "recurring":
+            await handle.submit(Beat("heartbeat"), recurring=Every(0.005, fixed_rate=True))
+        elif mode == "preemption":
+            await handle.submit_many([Work(1000 + n, block=True) for n in range(CONCURRENCY)])
         print("ready", flush=True)
+        blocking = 0
         async for event in events:
             if isinstance(event, Completed):
                 print(f"completed {event.task.id}", flush=True)
+            elif isinstance(event, Preempted):
+                print(f"preempted {event.task.id} by {event.by}", flush=True)
+            elif isinstance(event, Dispatched) and event.attempt == 2:
+                blocking += 1  # every slot now holds a task that never ends
+                if mode == "preemption" and blocking == CONCURRENCY:
+                    await handle.submit(Urgent(1), priority=Priority.REALTIME)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "basic"))

@@ -9,11 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from crash_workload import CONCURRENCY, Work, make_domain
 from taskmill import Priority, Scheduler, Submission, TaskContext, TaskStatus
+from taskmill.testing import FakeClock, run_until
 
 WORKLOAD = Path(__file__).with_name("crash_workload.py")
 
@@ -33,10 +36,12 @@ def submit_workload(db_path: Path, items: list[Submission]) -> list[int]:
     return asyncio.run(submit())
 
 
-def run_child_until(db_path: Path, enough: callable[[list[str]], bool]) -> list[str]:  # type: ignore[valid-type]
+def run_child_until(
+    db_path: Path, enough: Callable[[list[str]], bool], mode: str = "basic"
+) -> list[str]:
     """Run the workload in a child, read its lines until `enough(lines)`, then SIGKILL it."""
     child = subprocess.Popen(
-        [sys.executable, str(WORKLOAD), str(db_path)],
+        [sys.executable, str(WORKLOAD), str(db_path), mode],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
@@ -163,3 +168,72 @@ def test_sigkill_at_random_points_loses_nothing(db_path: Path) -> None:
     assert sorted(history_ids) == expected
     assert Counter(history_ids).most_common(1)[0][1] == 1
     assert all(status is TaskStatus.PENDING for status, _ in recovered.values())
+
+
+def test_sigkill_during_recurring_workload_keeps_every_schedule_exactly_once(
+    db_path: Path,
+) -> None:
+    """After a kill mid-schedule: one schedule, occurrences numbered without gaps or repeats.
+
+    And after reopening, the schedule goes on.
+    """
+    run_child_until(
+        db_path, lambda lines: sum(x.startswith("completed") for x in lines) >= 5, "recurring"
+    )
+    conn = sqlite3.connect(db_path)
+    try:
+        schedules = conn.execute(
+            "SELECT id, key, occurrences, current_task, status FROM schedules"
+        ).fetchall()
+        occurrences_by_id = dict(
+            conn.execute(
+                "SELECT id, key FROM tasks WHERE schedule_id IS NOT NULL "
+                "UNION ALL SELECT id, key FROM history WHERE schedule_id IS NOT NULL"
+            ).fetchall()
+        )
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+    assert integrity == "ok"
+    [(_, key, occurrences, current, status)] = schedules
+    assert status == "active"
+    assert occurrences >= 5
+    assert sorted(occurrences_by_id.values()) == sorted(
+        f"{key}#{n}" for n in range(1, occurrences + 1)
+    )
+    assert occurrences_by_id[current] == f"{key}#{occurrences}"
+
+    async def resume() -> list[int]:
+        clock = FakeClock(time.time())
+        domain = make_domain(block_forever=False)
+        async with Scheduler(db_path, domains=[domain], clock=clock) as scheduler:
+            await run_until(scheduler, clock, clock.now() + 0.05)
+            return [s.occurrences for s in await scheduler.list_schedules()]
+
+    [after] = asyncio.run(resume())
+    assert after > occurrences  # the schedule went on, once
+
+
+def test_sigkill_during_preemption_loses_no_preempted_task(db_path: Path) -> None:
+    """Killed while preempted work waits: after reopening every task is there and completes.
+
+    Nothing stays paused for a preemptor that is gone.
+    """
+    lines = run_child_until(
+        db_path,
+        lambda lines: (
+            any(x.startswith("preempted") for x in lines)
+            and sum(x.startswith("started") for x in lines) >= 2 * CONCURRENCY + 1
+        ),
+        "preemption",
+    )
+    preempted = {int(x.split()[1]) for x in lines if x.startswith("preempted")}
+    active, history, integrity = raw_state(db_path)
+    assert integrity == "ok"
+    assert len(active) == CONCURRENCY + 1
+    assert not history
+    assert all(active[i][0] == "paused" for i in preempted)
+    history_ids, recovered, executed = reopen_and_drain(db_path)
+    assert {status for status, _ in recovered.values()} == {TaskStatus.PENDING}
+    assert sorted(history_ids) == sorted(active)
+    assert preempted <= set(executed)
