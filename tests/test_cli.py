@@ -27,8 +27,9 @@ def test_demo_runs_every_act_and_recovers_the_crash(tmp_path: Path) -> None:
     for heading in ("1. Priorities", "2. Retries", "3. Crash recovery", "Summary"):
         assert heading in out
     assert "-> duplicate #5" in out
+    assert out.count("preempted by #10, no retry charged") == 1
     assert out.count("recovered transcode") == 3
-    assert "history: 14 completed, 1 dead_letter, 1 failed" in out
+    assert "history: 15 completed, 1 dead_letter, 1 failed" in out
     assert db.exists()
 
 

@@ -127,3 +127,42 @@ async def test_dispatch_queries_walk_indexes(db_path: Path) -> None:
     assert "SCAN tasks USING INDEX tasks_ready" in claim
     assert not any("TEMP B-TREE" in step for step in claim)
     assert due == ["SEARCH tasks USING INDEX tasks_delayed (not_before>?)"]
+
+
+async def test_version_1_database_is_migrated_with_its_tasks(db_path: Path) -> None:
+    """A database written at schema version 1 opens, migrates, and its tasks run."""
+    from taskmill import Domain, Scheduler, TaskStatus
+    from taskmill.store.schema import _statements, migrations
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    for statement in _statements(migrations()[0]):
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, "
+        "created_at) VALUES (7, 'old::job', 'k', 1, 'old job', 5, 'pending', '\"x\"', 1.0)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+    old = Domain("old")
+    ran: list[str] = []
+
+    @old.task("job")
+    async def job(payload: str) -> None:
+        ran.append(payload)
+
+    async with Scheduler(db_path, domains=[old]) as scheduler:
+        record = await scheduler.get_task(7)
+        assert record is not None
+        assert (record.group, record.paused_for, record.expires_at) == (None, (), None)
+        await scheduler.wait_idle()
+        [history] = await scheduler.get_history(7)
+    assert ran == ["x"]
+    assert history.status is TaskStatus.COMPLETED
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (latest_version(),)
+    conn.close()

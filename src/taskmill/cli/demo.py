@@ -24,6 +24,7 @@ from taskmill import (
     Failed,
     IoBudget,
     PermanentError,
+    Preempted,
     Priority,
     Retry,
     RetryPolicy,
@@ -55,6 +56,13 @@ class Upload:
 
 
 network = {"up": True}  # flipped by act two to make uploads fail until "the network is back"
+
+
+@dataclass
+class Preview:
+    """Render a full-size preview: the user is looking at the screen, waiting."""
+
+    path: str
 
 
 @dataclass
@@ -92,6 +100,12 @@ async def upload(job: Upload, ctx: TaskContext) -> None:
         await asyncio.sleep(0.01)
         ctx.progress.report_fraction(step, 4, "uploading")
     ctx.record_net_tx_bytes(1 << 20)
+
+
+@photos.task("preview", priority=Priority.REALTIME, label=lambda p: f"preview {Path(p.path).name}")
+def render_preview(job: Preview, ctx: TaskContext) -> None:
+    """Urgent work: it preempts a background task when every slot is busy."""
+    ctx.cancel_token.wait(0.02)
 
 
 @photos.task("transcode", key=lambda t: t.path, label=lambda t: f"transcode {Path(t.path).name}")
@@ -149,6 +163,8 @@ def describe(event: Event) -> str | None:
         return f"  failed   {task}: {event.error}{after}"
     if isinstance(event, DeadLettered):
         return f"  dead     {task} after {event.attempts} attempts"
+    if isinstance(event, Preempted):
+        return f"  paused   {task}: preempted by #{event.by}, no retry charged"
     return None
 
 
@@ -156,8 +172,8 @@ def describe(event: Event) -> str | None:
 
 
 async def act_priorities(scheduler: Scheduler, narrator: Narrator) -> None:
-    """Act one: a HIGH task overtakes queued BACKGROUND work; a duplicate is detected."""
-    narrator.act("1. Priorities and deduplication")
+    """Act one: HIGH work overtakes the queue, REALTIME work preempts, duplicates are caught."""
+    narrator.act("1. Priorities, preemption and deduplication")
     narrator.say("8 thumbnails queue at BACKGROUND priority; 2 run at a time")
     handle = scheduler.domain(photos)
     for n in range(1, 9):
@@ -169,8 +185,11 @@ async def act_priorities(scheduler: Scheduler, narrator: Narrator) -> None:
         Upload("/docs/report.pdf"), priority=Priority.HIGH
     )
     narrator.submitted("upload report.pdf at HIGH priority", urgent)
+    narrator.say("the user opens a photo: its preview is REALTIME and every slot is busy")
+    preview = await handle.submit(Preview("/photos/img_042.jpg"))
+    narrator.submitted("preview img_042.jpg at REALTIME", preview)
     await scheduler.wait_idle()
-    narrator.say("the HIGH upload started as soon as a slot freed, ahead of the queue")
+    narrator.say("the preview preempted a thumbnail; the HIGH upload took the next free slot")
 
 
 async def act_retries(scheduler: Scheduler, narrator: Narrator) -> None:

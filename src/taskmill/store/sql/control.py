@@ -48,6 +48,9 @@ class PausedScopes:
                 scopes.groups.add(name)
         return scopes
 
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.domains) or bool(self.groups)
+
     def reasons(self, task_type: str, group: str | None) -> int:
         """The pause bits a new task of this type and group gets."""
         bits = GLOBAL if self.everything else 0

@@ -101,7 +101,7 @@ def submit_requests(
             t = tasks[index]
             io = t.expected_io
             key = (t.type, t.key)
-            reasons = pauses.reasons(t.type, t.group)
+            reasons = pauses.reasons(t.type, t.group) if pauses else 0
             expires = now + t.ttl if t.ttl is not None and not t.ttl_from_start else None
             inserted[key] = next_id
             rows.append(
