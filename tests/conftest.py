@@ -23,6 +23,12 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "tasks.db"
 
 
+@pytest.fixture(params=["file", "memory"])
+def database(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The scheduler's database: a SQLite file, or the in-memory store."""
+    return str(db_path) if request.param == "file" else ":memory:"
+
+
 @pytest.fixture(params=["sqlite", "memory"])
 def store_factory(request: pytest.FixtureRequest, db_path: Path) -> Callable[[], Store]:
     """Makes the store under test: the SQLite file store and the in-memory store."""

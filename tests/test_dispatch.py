@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-
-import pytest
 
 from taskmill import (
     Completed,
@@ -24,12 +21,6 @@ from taskmill import (
 @dataclass
 class Job:
     name: str
-
-
-@pytest.fixture(params=["file", "memory"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """The scheduler's database: a SQLite file, or the in-memory store."""
-    return str(db_path) if request.param == "file" else ":memory:"
 
 
 def recording_domain() -> tuple[Domain, list[str]]:

@@ -55,12 +55,6 @@ class Recorder:
         return [round(t - t0, 3) for t in self.runs]
 
 
-@pytest.fixture(params=["file", "memory"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """The scheduler's database: a SQLite file, or the in-memory store."""
-    return str(db_path) if request.param == "file" else ":memory:"
-
-
 async def test_every_fixed_delay_counts_from_completion(clock: FakeClock) -> None:
     """Every(60) starts the next occurrence 60 s after the previous one *ended*."""
     rec = Recorder(clock)

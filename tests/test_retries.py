@@ -31,12 +31,6 @@ class Job:
     fail_times: int = 0
 
 
-@pytest.fixture(params=["file", "memory"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """The scheduler's database: a SQLite file, or the in-memory store."""
-    return str(db_path) if request.param == "file" else ":memory:"
-
-
 def flaky_domain(clock: FakeClock, policy: RetryPolicy) -> tuple[Domain, list[tuple[int, float]]]:
     """A task that fails `fail_times` times, recording (attempt, time) of each try."""
     domain = Domain("work", retry=policy)

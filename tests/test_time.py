@@ -24,12 +24,6 @@ class Job:
     name: str
 
 
-@pytest.fixture(params=["file", "memory"])
-def database(request: pytest.FixtureRequest, db_path: Path) -> str:
-    """The scheduler's database: a SQLite file, or the in-memory store."""
-    return str(db_path) if request.param == "file" else ":memory:"
-
-
 def timed_domain(clock: FakeClock, **defaults: object) -> tuple[Domain, list[tuple[str, float]]]:
     """A domain whose task records (name, time) when it runs."""
     domain = Domain("timed", **defaults)  # type: ignore[arg-type]
