@@ -195,13 +195,13 @@ def test_sigkill_during_recurring_workload_keeps_every_schedule_exactly_once(
     finally:
         conn.close()
     assert integrity == "ok"
-    [(_, key, occurrences, current, status)] = schedules
+    [(schedule_id, key, occurrences, current, status)] = schedules
     assert status == "active"
     assert occurrences >= 5
     assert sorted(occurrences_by_id.values()) == sorted(
-        f"{key}#{n}" for n in range(1, occurrences + 1)
+        f"{key}@{schedule_id}#{n}" for n in range(1, occurrences + 1)
     )
-    assert occurrences_by_id[current] == f"{key}#{occurrences}"
+    assert occurrences_by_id[current] == f"{key}@{schedule_id}#{occurrences}"
 
     async def resume() -> list[int]:
         clock = FakeClock(time.time())

@@ -188,3 +188,90 @@ async def test_retry_after_is_the_policy_delay(clock: FakeClock) -> None:
         events.close()
         delays = [e.retry_after async for e in events if isinstance(e, Failed) and e.will_retry]
     assert delays == [0.1]
+
+
+async def test_interrupt_before_the_first_step_still_settles(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt cancelled before its coroutine ever ran is settled, not stranded."""
+    from taskmill.scheduler.runner import Interrupt, Runner
+
+    domain = Domain("d")
+    calls: list[str] = []
+
+    async def on_cancel(payload: Job, ctx: object) -> None:
+        calls.append("on_cancel")
+
+    @domain.task("job", on_cancel=on_cancel)
+    async def job(payload: Job) -> None:
+        calls.append("executor")
+
+    original = Runner.start
+
+    def start_then_cancel(self: Runner, claimed: object, now: float) -> None:
+        original(self, claimed, now)  # type: ignore[arg-type]
+        self.interrupt(self._state.running[claimed.id], Interrupt.CANCELLED)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Runner, "start", start_then_cancel)
+    async with Scheduler(db_path, domains=[domain]) as scheduler:
+        outcome = await scheduler.domain(domain).submit(Job("a"))
+        await scheduler.wait_idle()
+        [record] = await scheduler.get_history(outcome.id)
+    assert record.status is TaskStatus.CANCELLED
+    assert calls == []  # the executor never ran, so there is nothing to clean up
+
+
+async def test_expired_task_has_no_duration(clock: FakeClock) -> None:
+    """A task that expired while waiting records no duration; a completed one does."""
+    domain = Domain("d", retry=RetryPolicy.fixed(100, max_retries=3))
+    calls: list[int] = []
+
+    @domain.task("job")
+    async def job(payload: Job) -> None:
+        calls.append(1)
+        clock.advance(2)  # the attempt "takes" two seconds
+        if payload.name == "fails":
+            raise RuntimeError("again")
+
+    async with Scheduler(":memory:", domains=[domain], clock=clock) as scheduler:
+        handle = scheduler.domain(domain)
+        done = await handle.submit(Job("ok"))
+        expiring = await handle.submit(Job("fails"), ttl=50)
+        await run_until_idle(scheduler, clock)
+        [completed] = await scheduler.get_history(done.id)
+        [expired] = await scheduler.get_history(expiring.id)
+    assert completed.duration == 2.0
+    assert (expired.status, expired.duration, expired.retry_count) == (TaskStatus.EXPIRED, None, 1)
+
+
+async def test_on_cancel_hook_may_take_only_the_payload(db_path: Path) -> None:
+    """Like executors, an on_cancel hook may omit the context parameter."""
+    domain = Domain("d")
+    started = asyncio.Event()
+    cleaned: list[str] = []
+
+    @domain.task("job", on_cancel=lambda payload: cleaned.append(payload.name))
+    async def job(payload: Job) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async with Scheduler(db_path, domains=[domain]) as scheduler:
+        outcome = await scheduler.domain(domain).submit(Job("a"))
+        await started.wait()
+        await scheduler.cancel(outcome.id)
+        await scheduler.wait_idle()
+    assert cleaned == ["a"]
+
+
+async def test_group_pause_event_on_change_only(db_path: Path) -> None:
+    """GroupPaused is published when a group's pause starts or its deadline moves."""
+    from taskmill import GroupPaused
+
+    async with Scheduler(db_path, domains=[Domain("d")]) as scheduler:
+        events = scheduler.events()
+        await scheduler.pause_group("g")
+        await scheduler.pause_group("g")  # no change
+        await scheduler.pause_group("g", until=60)  # deadline set: announced
+        events.close()
+        paused = [e async for e in events if isinstance(e, GroupPaused)]
+    assert [e.until is None for e in paused] == [True, False]

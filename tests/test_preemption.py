@@ -186,3 +186,42 @@ async def test_custom_threshold(db_path: Path) -> None:
         events.close()
         dispatched = [e.task.priority async for e in events if isinstance(e, Dispatched)]
     assert dispatched == [Priority.NORMAL, Priority.HIGH, Priority.NORMAL]
+
+
+async def test_delayed_urgent_task_preempts_when_it_becomes_due(db_path: Path) -> None:
+    """An urgent task that becomes ready later (its delay ends) preempts like a new one."""
+    from taskmill.testing import FakeClock
+
+    w = Workload()
+    clock = FakeClock()
+    async with Scheduler(db_path, domains=[w.domain], max_concurrency=1, clock=clock) as s:
+        events = s.events()
+        await s.domain(w.domain).submit(Job("low"), priority=Priority.IDLE)
+        await w.wait_started("low")
+        await s.domain(w.domain).submit(Job("urgent"), priority=Priority.REALTIME, run_after=60)
+        clock.advance(60)
+        await w.wait_started("urgent")
+        w.gate("urgent").set()
+        w.gate("low").set()
+        await s.wait_idle()
+        events.close()
+        preempted = [e async for e in events if isinstance(e, Preempted)]
+    assert [e.task.priority for e in preempted] == [Priority.IDLE]
+    assert w.log[:3] == ["start low #1", "stop low (preempted)", "start urgent #1"]
+
+
+async def test_upgrading_a_delayed_task_preempts_nothing_yet(db_path: Path) -> None:
+    """Raising a delayed task to REALTIME does not interrupt anyone before it is due."""
+    w = Workload()
+    async with Scheduler(db_path, domains=[w.domain], max_concurrency=1) as scheduler:
+        events = scheduler.events()
+        handle = scheduler.domain(w.domain)
+        await handle.submit(Job("low"), priority=Priority.IDLE)
+        await w.wait_started("low")
+        await handle.submit(Job("later"), run_after=3600, key="k")
+        await handle.submit(Job("later"), priority=Priority.REALTIME, key="k")  # Upgraded
+        w.gate("low").set()
+        await scheduler.wait_idle(include_delayed=False)
+        events.close()
+        assert not [e async for e in events if isinstance(e, Preempted)]
+    assert w.log == ["start low #1", "end low"]

@@ -262,3 +262,23 @@ async def test_recurring_refuses_run_after(clock: FakeClock) -> None:
     async with Scheduler(":memory:", domains=[rec.domain], clock=clock) as scheduler:
         with pytest.raises(ValueError, match="initial_delay"):
             await scheduler.domain(rec.domain).submit(Tick("t"), recurring=Every(5), run_after=3)
+
+
+async def test_reregistering_a_cancelled_schedule_starts_afresh(clock: FakeClock) -> None:
+    """Re-registered after cancel, a schedule gets its own occurrences, old ones running."""
+    rec = Recorder(clock)
+    rec.hold = asyncio.Event()
+    t0 = clock.now()
+    async with Scheduler(":memory:", domains=[rec.domain], clock=clock, max_concurrency=2) as s:
+        old = await s.domain(rec.domain).submit(Tick("t"), recurring=Every(60), key="job")
+        await rec.started.wait()  # the old schedule's first occurrence runs (and holds)
+        await s.cancel_schedule(old.id)
+        new = await s.domain(rec.domain).submit(Tick("t"), recurring=Every(60), key="job")
+        assert isinstance(new, Inserted)
+        assert new.id != old.id
+        rec.hold.set()
+        rec.hold = None
+        await run_until(s, clock, t0 + 61)
+        schedule = await s.get_schedule(new.id)
+    assert rec.offsets(t0) == [0, 0, 60]  # old occurrence, new first, new second
+    assert schedule.occurrences == 2

@@ -102,6 +102,7 @@ class TaskType(Generic[P]):
         self._ttl_from = ttl_from
         self.on_cancel = on_cancel
         self.on_cancel_timeout = on_cancel_timeout
+        self.on_cancel_takes_context = on_cancel is not None and _positional_arity(on_cancel) >= 2
         self.is_async = inspect.iscoroutinefunction(executor)
         self.takes_context = _positional_arity(executor) >= 2
         self.__doc__ = getattr(executor, "__doc__", None)

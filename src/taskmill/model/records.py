@@ -84,7 +84,8 @@ class HistoryRecord(_Record):
         created_at: When the task was submitted.
         started_at: When its last attempt started (``None`` if it never ran).
         finished_at: When it reached its terminal status.
-        duration: Seconds the last attempt ran, if it ran.
+        duration: Seconds the final attempt ran; ``None`` if the task ended while not
+            running (expired, or cancelled while waiting).
         last_error: The error it ended with, if any.
         expected_io: The IO budget it declared.
         actual_io: The IO its executor recorded.
@@ -121,7 +122,7 @@ class ScheduleRecord(_Record):
     Attributes:
         id: The schedule's id (never the id of a task).
         type: Qualified task type of its occurrences.
-        key: Dedup key of the schedule; occurrence ``n`` has key ``f"{key}#{n}"``.
+        key: Dedup key of the schedule; occurrence ``n`` has key ``f"{key}@{id}#{n}"``.
         label: Label of its occurrences.
         priority: Priority of its occurrences.
         group: Group of its occurrences.

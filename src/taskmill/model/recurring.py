@@ -78,8 +78,9 @@ class Every:
 class Cron:
     """Run at the times a cron expression names, in a time zone.
 
-    Standard five-field expressions (``"*/5 * * * *"``, ``"0 9 * * MON-FRI"``); times follow
-    Debian cron across daylight-saving changes. An occurrence whose predecessor has not
+    Standard five-field expressions (``"*/5 * * * *"``, ``"0 9 * * MON-FRI"``), or six
+    fields with a leading seconds field; times follow Debian cron across daylight-saving
+    changes. An occurrence whose predecessor has not
     started yet is skipped (``RecurringSkipped``).
 
     Attributes:
@@ -109,7 +110,8 @@ class Cron:
         except CronSimError as exc:
             raise InvalidScheduleError(
                 f"invalid cron expression {self.expression!r}: {exc}; expected five fields "
-                f"'minute hour day-of-month month day-of-week', e.g. '*/5 * * * *'"
+                f"'minute hour day-of-month month day-of-week' (or six, seconds first), "
+                f"e.g. '*/5 * * * *'"
             ) from exc
         _max_occurrences(self.max_occurrences)
         _initial_delay(self.initial_delay)

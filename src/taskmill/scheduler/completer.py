@@ -74,6 +74,7 @@ class Completer:
                     state.note_due(settlement.not_before)
                 else:
                     state.mark_ready()
+                    state.urgent_hint = True
             if publish is not None:
                 for event in _events(settlement, running):
                     publish(event)

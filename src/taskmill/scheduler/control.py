@@ -85,12 +85,14 @@ class Control:
         check_group(group)
         now = self._clock.now()
         deadline = _deadline(until, now)
+        groups = self._state.pauses.groups
+        moved = group in groups and groups[group] != deadline
         changed = await self._store.pause("group", group, deadline, now)
-        self._state.pauses.groups[group] = deadline
+        groups[group] = deadline
         if deadline is not None:
             self._state.apply(Changes(unpause=deadline))
         self._interrupt(lambda r: r.claimed.group == group, Interrupt.PAUSED)
-        if self._bus.active:
+        if (changed or moved) and self._bus.active:
             self._bus.publish(GroupPaused(now, group, deadline))
         return changed
 

@@ -89,6 +89,7 @@ class Dispatcher:
         await self._timekeeper.run_due(now)
         started = await self._claim(now)
         # After the claim's tasks started, so that urgent ones just claimed count as running.
+        await self._preemptor.check_ready()
         await self._preemptor.release_if_clear()
         return started
 

@@ -64,7 +64,11 @@ def assemble(
         preempt_priority=config.preempt_priority,
     )
     preemptor = Preemptor(
-        store=store, state=state, runner=runner, max_concurrency=config.max_concurrency
+        store=store,
+        state=state,
+        runner=runner,
+        registry=registry,
+        max_concurrency=config.max_concurrency,
     )
     dispatcher = Dispatcher(
         store=store,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt, Runner
 from taskmill.scheduler.state import RunState
 from taskmill.store.protocol import Store
@@ -20,11 +21,18 @@ class Preemptor:
     """Chooses victims for urgent tasks and releases them when the urgency is over."""
 
     def __init__(
-        self, *, store: Store, state: RunState, runner: Runner, max_concurrency: int
+        self,
+        *,
+        store: Store,
+        state: RunState,
+        runner: Runner,
+        registry: Registry,
+        max_concurrency: int,
     ) -> None:
         self._store = store
         self._state = state
         self._runner = runner
+        self._registry = registry
         self.max_concurrency = max_concurrency
 
     @property
@@ -77,6 +85,24 @@ class Preemptor:
         """
         self._state.awaiting_urgent.clear()
 
+    async def check_ready(self) -> None:
+        """Make room for urgent tasks that became ready other than by a submission.
+
+        A delay ending, a retry, a resume or an upgrade can make urgent work ready; those
+        set :attr:`RunState.urgent_hint`, and the stored queue says which tasks they are.
+        """
+        state = self._state
+        if not state.urgent_hint:
+            return
+        state.urgent_hint = False
+        if len(state.running) < self.max_concurrency:
+            return  # a free slot: the claim takes the urgent task without preempting
+        ready = await self._store.ready_urgent(
+            self.threshold, self._registry.names, self.max_concurrency
+        )
+        if ready:
+            self.make_room(ready)
+
     async def release_if_clear(self) -> None:
         """Resume the preempted tasks once no urgent task runs or waits to run.
 
@@ -89,7 +115,7 @@ class Preemptor:
         if any(r.interrupt is Interrupt.PREEMPTED for r in state.running.values()):
             return
         seen = state.preempted
-        resumed = await self._store.resume_preempted(self.threshold)
+        resumed = await self._store.resume_preempted(self.threshold, self._registry.names)
         if resumed is not None:
             state.preempted -= seen  # preemptions made meanwhile wait for the next release
             if resumed:

@@ -47,8 +47,10 @@ class Running:
     """A task attempt in progress."""
 
     __slots__ = (
+        "began",
         "claimed",
         "context",
+        "entered",
         "interrupt",
         "preempted_by",
         "started_at",
@@ -72,6 +74,8 @@ class Running:
         self.interrupt: Interrupt | None = None
         self.preempted_by: int | None = None
         self.urgent = False
+        self.began = False  # its asyncio task has taken its first step
+        self.entered = False  # its executor was called
 
     @property
     def domain(self) -> str:
@@ -146,7 +150,9 @@ class Runner:
             return
         running.interrupt = reason
         running.context.cancel_token.cancel(str(reason))
-        if running.task is not None:
+        # A task cancelled before its first step would never run its handler; one that has
+        # not begun sees the interrupt when it does.
+        if running.began and running.task is not None:
             running.task.cancel(str(reason))
 
     def interrupt_all(self, reason: Interrupt) -> list[asyncio.Task[None]]:
@@ -158,7 +164,10 @@ class Runner:
     async def _attempt(self, running: Running) -> None:
         settlement: Settlement
         claimed = running.claimed
+        running.began = True
         try:
+            if running.interrupt is not None:
+                raise asyncio.CancelledError  # interrupted before it could start
             await self._call(running)
         except asyncio.CancelledError as exc:
             if running.interrupt is not None:
@@ -210,7 +219,7 @@ class Runner:
         if reason is not Interrupt.CANCELLED:  # shutdown or pause: back to the queue
             return self._settlement(running, SettleKind.REQUEUE)
         task_type = running.task_type
-        if task_type is not None and task_type.on_cancel is not None:
+        if running.entered and task_type is not None and task_type.on_cancel is not None:
             await self._on_cancel(running, task_type)
         return self._settlement(running, SettleKind.CANCELLED, error="cancelled while running")
 
@@ -222,12 +231,11 @@ class Runner:
         loop = asyncio.get_running_loop()
         try:
             payload = task_type.codec.decode(claimed.payload)
+            args = (payload, running.context) if task_type.on_cancel_takes_context else (payload,)
             if inspect.iscoroutinefunction(hook):
-                call: Awaitable[Any] = hook(payload, running.context)
+                call: Awaitable[Any] = hook(*args)
             else:
-                call = loop.run_in_executor(
-                    self._threads, functools.partial(hook, payload, running.context)
-                )
+                call = loop.run_in_executor(self._threads, functools.partial(hook, *args))
             hook_task = asyncio.ensure_future(call)
         except Exception:
             logger.exception("on_cancel of %s#%d failed", claimed.type, claimed.id)
@@ -267,6 +275,7 @@ class Runner:
             ) from exc
         context = running.context
         executor = task_type.executor
+        running.entered = True
         if task_type.is_async:
             if task_type.takes_context:
                 await executor(payload, context)

@@ -274,7 +274,10 @@ class Scheduler:
         urgent: list[tuple[int, int]] = []
         threshold = self.config.preempt_priority
         for task, outcome in zip(tasks, outcomes, strict=True):
-            if type(outcome) is Duplicate:
+            if type(outcome) is Upgraded:
+                # The stored task may be delayed or paused: the queue will say (check_ready).
+                state.urgent_hint = state.urgent_hint or outcome.priority <= threshold
+            if type(outcome) is not Inserted:
                 continue
             if task.not_before is not None:
                 state.note_due(task.not_before)
@@ -310,6 +313,7 @@ class Scheduler:
         outcome = await self._store.retry_dead_letter(task_id, self._clock.now())
         if isinstance(outcome, Inserted | Upgraded):
             state.mark_ready()
+            state.urgent_hint = True
         return outcome
 
     # --- pause, resume, cancel -----------------------------------------------------------

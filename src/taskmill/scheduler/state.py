@@ -65,6 +65,7 @@ class RunState:
         self.pauses = Pauses()
         self.urgent_running = 0  # running tasks at or above the preemption threshold
         self.awaiting_urgent: set[tuple[int, int]] = set()  # (id, priority) ready, not started
+        self.urgent_hint = False  # urgent work may have become ready other than by submit
         self.preempted = 0  # preemptions made and not yet released
         self.claiming = False
         self.settling = 0  # settlements handed to the completer and not yet committed
@@ -93,6 +94,7 @@ class RunState:
         """Take in what a store operation reports, and wake the dispatcher."""
         if changes.ready:
             self.mark_ready()
+            self.urgent_hint = True
         if changes.due is not None:
             self.next_due = _earliest(self.next_due, changes.due)
         if changes.fire is not None:

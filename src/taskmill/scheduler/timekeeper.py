@@ -48,3 +48,4 @@ class Timekeeper:
         if _due(state.next_due, now):
             state.next_due = await store.promote_due(now)
             state.mark_ready()
+            state.urgent_hint = True  # a delayed urgent task may be among them

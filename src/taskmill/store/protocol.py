@@ -288,11 +288,19 @@ class Store(Protocol):
         Returns those groups and what changed (``unpause`` is the next deadline).
         """
 
-    async def resume_preempted(self, threshold: int) -> int | None:
+    async def resume_preempted(self, threshold: int, types: Collection[str]) -> int | None:
         """Clear the *preempted* reason of every task; return how many were preempted.
 
-        Returns ``None``, changing nothing, while a task of priority ``<= threshold`` is
-        ready to run: preempted work waits until the urgent work has started and ended.
+        Returns ``None``, changing nothing, while a task of one of ``types`` with priority
+        ``<= threshold`` is ready to run: preempted work waits until urgent work has run.
+        """
+
+    async def ready_urgent(
+        self, threshold: int, types: Collection[str], limit: int
+    ) -> list[tuple[int, int]]:
+        """Return ``(id, priority)`` of the most urgent ready tasks.
+
+        Up to ``limit`` tasks of ``types`` with priority ``<= threshold``, most urgent first.
         """
 
     async def cancel(

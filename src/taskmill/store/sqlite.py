@@ -179,11 +179,14 @@ class SqliteStore:
 
     async def claim(self, limit: int, now: float, types: Collection[str]) -> list[ClaimedTask]:
         """Mark up to ``limit`` ready tasks of ``types`` ``running``, highest priority first."""
+        types_json = self._types_json(types)
+        return await self._write(lambda conn: tasks.claim(conn, limit, now, types_json))
+
+    def _types_json(self, types: Collection[str]) -> bytes:
         if types != self._claim_types:  # the registry's names rarely change: encode once
             self._claim_types = tuple(types)
             self._claim_types_json = msgspec.json.encode(sorted(types))
-        types_json = self._claim_types_json
-        return await self._write(lambda conn: tasks.claim(conn, limit, now, types_json))
+        return self._claim_types_json
 
     async def settle(self, settlements: Sequence[Settlement]) -> Changes:
         """Move final attempts to history and retried or interrupted ones back to the queue."""
@@ -283,9 +286,19 @@ class SqliteStore:
 
         return await self._write(op)
 
-    async def resume_preempted(self, threshold: int) -> int | None:
+    async def resume_preempted(self, threshold: int, types: Collection[str]) -> int | None:
         """Release preempted tasks unless a task at least ``threshold`` urgent is ready."""
-        return await self._write(lambda conn: control.resume_preempted(conn, threshold))
+        types_json = self._types_json(types)
+        return await self._write(lambda conn: control.resume_preempted(conn, threshold, types_json))
+
+    async def ready_urgent(
+        self, threshold: int, types: Collection[str], limit: int
+    ) -> list[tuple[int, int]]:
+        """``(id, priority)`` of the ready tasks at least ``threshold`` urgent."""
+        types_json = self._types_json(types)
+        return await self._read(
+            lambda conn: control.ready_urgent(conn, threshold, types_json, limit)
+        )
 
     # --- schedules ---------------------------------------------------------------------------
 

@@ -20,6 +20,10 @@ CREATE INDEX tasks_paused ON tasks (pause_reasons) WHERE pause_reasons != 0;
 
 ALTER TABLE history ADD COLUMN group_key TEXT;
 ALTER TABLE history ADD COLUMN schedule_id INTEGER;
+-- Seconds the final attempt ran; NULL for tasks that ended while not running (expired,
+-- cancelled while waiting), whose started_at belongs to an earlier attempt if any.
+ALTER TABLE history ADD COLUMN duration REAL;
+UPDATE history SET duration = max(0.0, finished_at - started_at) WHERE started_at IS NOT NULL;
 
 -- Paused scopes: the global scope (name ''), domains and groups. A group pause may carry a
 -- deadline (until) at which it lifts by itself.

@@ -114,20 +114,31 @@ def next_unpause(conn: sqlite3.Connection) -> float | None:
     return until
 
 
-def resume_preempted(conn: sqlite3.Connection, threshold: int | None = None) -> int | None:
+READY_URGENT = """
+SELECT id, priority FROM tasks
+WHERE status = 'pending' AND not_before IS NULL AND priority <= ?
+      AND type IN (SELECT value FROM json_each(?))
+ORDER BY priority, id LIMIT ?
+"""
+
+
+def ready_urgent(
+    conn: sqlite3.Connection, threshold: int, types_json: bytes, limit: int
+) -> list[tuple[int, int]]:
+    """``(id, priority)`` of ready tasks of these types at least ``threshold`` urgent."""
+    rows = conn.execute(READY_URGENT, (threshold, types_json, limit)).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
+
+def resume_preempted(
+    conn: sqlite3.Connection, threshold: int | None = None, types_json: bytes = b"[]"
+) -> int | None:
     """Clear the *preempted* reason from every task; return how many had it.
 
-    With a ``threshold``, nothing happens (``None`` is returned) while a task at least that
-    urgent is ready to run: the tasks it preempted wait until it has run.
+    With a ``threshold``, nothing happens (``None`` is returned) while a task of one of the
+    listed types at least that urgent is ready to run: what it preempted waits for it.
     """
-    if (
-        threshold is not None
-        and conn.execute(
-            "SELECT 1 FROM tasks WHERE status = 'pending' AND not_before IS NULL AND priority <= ? "
-            "LIMIT 1",
-            (threshold,),
-        ).fetchone()
-    ):
+    if threshold is not None and ready_urgent(conn, threshold, types_json, 1):
         return None
     return _clear(conn, PREEMPTED, "1", (), Changes())
 

@@ -24,7 +24,8 @@ TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, 
 
 HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
     created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
-    actual_read, actual_write, actual_rx, actual_tx, retried_as, group_key, schedule_id"""
+    actual_read, actual_write, actual_rx, actual_tx, retried_as, group_key, schedule_id,
+    duration"""
 
 SCHEDULE_COLUMNS = """id, type, key, label, priority, group_key, every, fixed_rate, cron, tz,
     max_occurrences, occurrences, next_at, current_task, status, created_at"""
@@ -62,7 +63,6 @@ def task_record(row: Sequence[Any]) -> TaskRecord:
 
 def history_record(row: Sequence[Any]) -> HistoryRecord:
     """Build a record from a row of ``SELECT {HISTORY_COLUMNS}``."""
-    started, finished = row[10], row[11]
     return HistoryRecord(
         seq=row[0],
         id=row[1],
@@ -74,9 +74,9 @@ def history_record(row: Sequence[Any]) -> HistoryRecord:
         payload=_decode_json(row[7]),
         retry_count=row[8],
         created_at=row[9],
-        started_at=started,
-        finished_at=finished,
-        duration=None if started is None else max(0.0, finished - started),
+        started_at=row[10],
+        finished_at=row[11],
+        duration=row[24],
         last_error=row[12],
         expected_io=IoBudget.of(row[13], row[14], row[15], row[16]),
         actual_io=IoBudget.of(row[17], row[18], row[19], row[20]),

@@ -89,7 +89,7 @@ def _fire_one(conn: sqlite3.Connection, row: Any, now: float, changes: Changes) 
     number = occurrences + 1
     occurrence = NewTask(
         type=task_type,
-        key=f"{key}#{number}",
+        key=occurrence_key(key, schedule_id, number),
         label=label,
         priority=priority,
         payload=payload,
@@ -110,6 +110,11 @@ def _fire_one(conn: sqlite3.Connection, row: Any, now: float, changes: Changes) 
     changes.ready = True
     if ttl is not None and not ttl_from_start:
         changes.expiry = _earliest(changes.expiry, now + ttl)
+
+
+def occurrence_key(key: str, schedule_id: int, number: int) -> str:
+    """The dedup key of occurrence ``number``: unique to its schedule, whatever came before."""
+    return f"{key}@{schedule_id}#{number}"
 
 
 def _not_started(conn: sqlite3.Connection, task_id: int | None) -> int | None:

@@ -45,15 +45,18 @@ RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, cr
           io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id
 """
 
+# ?8 says whether the task ended running: only then is the last attempt's duration known.
 TO_HISTORY = """
 INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
                      retry_policy, created_at, started_at, finished_at, last_error,
                      io_read, io_write, io_rx, io_tx,
-                     actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id)
-SELECT id, type, key, label, priority, ?, payload, retry_count,
-       retry_policy, created_at, started_at, ?, coalesce(?, last_error),
-       io_read, io_write, io_rx, io_tx, ?, ?, ?, ?, group_key, schedule_id
-FROM tasks WHERE id = ?
+                     actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id,
+                     duration)
+SELECT id, type, key, label, priority, ?1, payload, retry_count,
+       retry_policy, created_at, started_at, ?2, coalesce(?3, last_error),
+       io_read, io_write, io_rx, io_tx, ?4, ?5, ?6, ?7, group_key, schedule_id,
+       CASE WHEN ?8 THEN max(0.0, ?2 - started_at) END
+FROM tasks WHERE id = ?9
 """
 
 NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
@@ -225,7 +228,7 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             io = s.actual_io
             final.append(
                 (str(s.kind), s.at, s.error,
-                 io.disk_read, io.disk_write, io.net_rx, io.net_tx, s.id)
+                 io.disk_read, io.disk_write, io.net_rx, io.net_tx, 1, s.id)
             )  # fmt: skip
             if s.schedule_id is not None:
                 occurrences.append((s.schedule_id, s.id, s.at))
@@ -305,7 +308,7 @@ def end_tasks(
     io = NO_IO
     conn.executemany(
         TO_HISTORY,
-        [(str(status), now, None, io.disk_read, io.disk_write, io.net_rx, io.net_tx, r[0])
+        [(str(status), now, None, io.disk_read, io.disk_write, io.net_rx, io.net_tx, 0, r[0])
          for r in rows],
     )  # fmt: skip
     conn.executemany("DELETE FROM tasks WHERE id = ?", [(r[0],) for r in rows])
