@@ -1,0 +1,176 @@
+"""The admission decision: which candidates may start now, and why the others wait.
+
+:func:`select` walks candidates in dispatch order and admits each one that passes every check,
+cheapest first and tokens last (so a token is only taken by a task that will start):
+
+1. concurrency: the global cap, the cap of its domain, the cap of its group;
+2. throttle: its priority may not start at the current pressure;
+3. rate limits: a token of its type's bucket and of its group's bucket.
+
+A candidate that fails a check is skipped, never blocking the candidates behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from taskmill.admission.throttle import ThrottlePolicy
+from taskmill.admission.tokens import Bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A ready task as admission sees it."""
+
+    id: int
+    type: str
+    priority: int
+    group: str | None = None
+
+    @property
+    def domain(self) -> str:
+        """The task's domain."""
+        return self.type.partition("::")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Concurrency caps: global, per domain, per group (with a default for groups)."""
+
+    total: int
+    domains: Mapping[str, int] = field(default_factory=dict)
+    groups: Mapping[str, int] = field(default_factory=dict)
+    default_group: int | None = None
+
+    def group_cap(self, group: str) -> int | None:
+        """The cap of ``group`` (``None``: only the global cap)."""
+        return self.groups.get(group, self.default_group)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What runs now."""
+
+    total: int = 0
+    domains: Mapping[str, int] = field(default_factory=dict)
+    groups: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Everything admission looks at, frozen at one instant."""
+
+    now: float
+    caps: Caps
+    load: Load
+    pressure: float = 0.0
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    type_buckets: Mapping[str, Bucket] = field(default_factory=dict)
+    group_buckets: Mapping[str, Bucket] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A candidate that may not start now, with the reason and when to look again."""
+
+    candidate: Candidate
+    reason: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The outcome of :func:`select`."""
+
+    admitted: tuple[Candidate, ...]
+    deferred: tuple[Deferred, ...]
+    type_buckets: Mapping[str, Bucket]
+    group_buckets: Mapping[str, Bucket]
+
+    @property
+    def retry_at(self) -> float | None:
+        """The earliest instant a deferred candidate could pass (a token), if any."""
+        times = [d.retry_at for d in self.deferred if d.retry_at is not None]
+        return min(times) if times else None
+
+
+def select(candidates: Iterable[Candidate], inputs: Inputs, slots: int | None = None) -> Selection:
+    """Admit candidates in order while slots remain; defer the rest with a reason.
+
+    ``slots`` bounds how many are admitted (default: the free global slots).
+    """
+    caps, now = inputs.caps, inputs.now
+    total = inputs.load.total
+    domains = dict(inputs.load.domains)
+    groups = dict(inputs.load.groups)
+    type_buckets = dict(inputs.type_buckets)
+    group_buckets = dict(inputs.group_buckets)
+    room = caps.total - total if slots is None else min(slots, caps.total - total)
+    admitted: list[Candidate] = []
+    deferred: list[Deferred] = []
+    for candidate in candidates:
+        if len(admitted) >= room:
+            deferred.append(Deferred(candidate, "no free slot"))
+            continue
+        reason = _over_cap(candidate, caps, domains, groups)
+        if reason is None and not inputs.throttle.allows(candidate.priority, inputs.pressure):
+            reason = f"pressure {inputs.pressure:.2f} holds priority {candidate.priority}"
+        if reason is not None:
+            deferred.append(Deferred(candidate, reason))
+            continue
+        waits = _token_waits(candidate, now, type_buckets, group_buckets)
+        if waits:
+            deferred.append(Deferred(candidate, waits[0][0], max(t for _, t in waits)))
+            continue
+        _take_tokens(candidate, now, type_buckets, group_buckets)
+        admitted.append(candidate)
+        domains[candidate.domain] = domains.get(candidate.domain, 0) + 1
+        if candidate.group is not None:
+            groups[candidate.group] = groups.get(candidate.group, 0) + 1
+    return Selection(tuple(admitted), tuple(deferred), type_buckets, group_buckets)
+
+
+def _over_cap(
+    candidate: Candidate, caps: Caps, domains: Mapping[str, int], groups: Mapping[str, int]
+) -> str | None:
+    domain_cap = caps.domains.get(candidate.domain)
+    if domain_cap is not None and domains.get(candidate.domain, 0) >= domain_cap:
+        return f"domain {candidate.domain!r} runs {domain_cap}, its cap"
+    if candidate.group is not None:
+        group_cap = caps.group_cap(candidate.group)
+        if group_cap is not None and groups.get(candidate.group, 0) >= group_cap:
+            return f"group {candidate.group!r} runs {group_cap}, its cap"
+    return None
+
+
+def _token_waits(
+    candidate: Candidate,
+    now: float,
+    type_buckets: Mapping[str, Bucket],
+    group_buckets: Mapping[str, Bucket],
+) -> Sequence[tuple[str, float]]:
+    waits = []
+    bucket = type_buckets.get(candidate.type)
+    if bucket is not None and not bucket.available(now):
+        waits.append((f"rate limit of {candidate.type}", bucket.next_token_at(now)))
+    if candidate.group is not None:
+        bucket = group_buckets.get(candidate.group)
+        if bucket is not None and not bucket.available(now):
+            waits.append((f"rate limit of group {candidate.group!r}", bucket.next_token_at(now)))
+    return waits
+
+
+def _take_tokens(
+    candidate: Candidate,
+    now: float,
+    type_buckets: dict[str, Bucket],
+    group_buckets: dict[str, Bucket],
+) -> None:
+    bucket = type_buckets.get(candidate.type)
+    if bucket is not None:
+        type_buckets[candidate.type] = bucket.take(now)
+    if candidate.group is not None:
+        bucket = group_buckets.get(candidate.group)
+        if bucket is not None:
+            group_buckets[candidate.group] = bucket.take(now)
