@@ -6,6 +6,8 @@ import taskmill
 import taskmill.testing
 
 EXPECTED = [
+    "AdmissionControl",
+    "AdmissionState",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",
@@ -47,8 +49,10 @@ EXPECTED = [
     "PayloadValidationError",
     "PermanentError",
     "Preempted",
+    "PressureSource",
     "Priority",
     "Progress",
+    "RateLimit",
     "RecurringCompleted",
     "RecurringSkipped",
     "Resumed",
@@ -80,6 +84,7 @@ EXPECTED = [
     "TaskStatus",
     "TaskType",
     "TaskmillError",
+    "ThrottlePolicy",
     "TimerHandle",
     "TtlFrom",
     "UnknownTaskTypeError",
@@ -107,7 +112,7 @@ def test_exported_objects_claim_the_public_module() -> None:
 
 def test_testing_module_surface() -> None:
     """`taskmill.testing` offers the fake clock and the drain helper."""
-    assert taskmill.testing.__all__ == ["FakeClock", "run_until", "run_until_idle"]
+    assert taskmill.testing.__all__ == ["FakeClock", "FixedPressure", "run_until", "run_until_idle"]
 
 
 def test_every_error_derives_from_the_base() -> None:

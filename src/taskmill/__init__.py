@@ -5,6 +5,8 @@ priority queue runs urgent work first; every task is visible through events and 
 Everything public is importable from here (test doubles from :mod:`taskmill.testing`).
 """
 
+from taskmill.admission.throttle import ThrottlePolicy
+from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock, TimerHandle
 from taskmill.domain import Domain, TaskType
 from taskmill.model.config import Durability, Retention, SchedulerConfig
@@ -71,6 +73,7 @@ from taskmill.model.status import TaskStatus
 from taskmill.model.timing import TtlFrom
 from taskmill.scheduler.context import CancelToken, Progress, TaskContext
 from taskmill.scheduler.events import Subscription
+from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
 from taskmill.scheduler.scheduler import Scheduler
 from taskmill.scheduler.submission import DomainHandle, Submission
 from taskmill.store import MemoryStore, SqliteStore, Store
@@ -78,6 +81,8 @@ from taskmill.store import MemoryStore, SqliteStore, Store
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdmissionControl",
+    "AdmissionState",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",
@@ -119,8 +124,10 @@ __all__ = [
     "PayloadValidationError",
     "PermanentError",
     "Preempted",
+    "PressureSource",
     "Priority",
     "Progress",
+    "RateLimit",
     "RecurringCompleted",
     "RecurringSkipped",
     "Resumed",
@@ -152,6 +159,7 @@ __all__ = [
     "TaskStatus",
     "TaskType",
     "TaskmillError",
+    "ThrottlePolicy",
     "TimerHandle",
     "TtlFrom",
     "UnknownTaskTypeError",

@@ -21,6 +21,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from taskmill.admission.tokens import RateLimit
 from taskmill.model.errors import ConfigurationError, DuplicateTaskTypeError, InvalidNameError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.priority import Priority, check_priority
@@ -81,6 +82,7 @@ class TaskType(Generic[P]):
         ttl_from: TtlFrom | None = None,
         on_cancel: Callable[..., Any] | None = None,
         on_cancel_timeout: float = DEFAULT_ON_CANCEL_TIMEOUT,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.domain = domain
         self.name = name
@@ -102,6 +104,7 @@ class TaskType(Generic[P]):
         self._ttl_from = ttl_from
         self.on_cancel = on_cancel
         self.on_cancel_timeout = on_cancel_timeout
+        self.rate_limit = rate_limit
         self.on_cancel_takes_context = on_cancel is not None and _positional_arity(on_cancel) >= 2
         self.is_async = inspect.iscoroutinefunction(executor)
         self.takes_context = _positional_arity(executor) >= 2
@@ -159,6 +162,7 @@ class Domain:
         group: Default group of its tasks.
         ttl: Default time to live of its tasks (seconds or timedelta).
         ttl_from: When their TTL starts: ``"submission"`` or ``"first_attempt"``.
+        max_concurrency: How many of its tasks may run at once (``None``: no cap of its own).
     """
 
     def __init__(
@@ -170,8 +174,19 @@ class Domain:
         group: str | None = None,
         ttl: float | timedelta | None = None,
         ttl_from: TtlFrom | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.name = check_name(name, "domain")
+        if max_concurrency is not None and (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            raise ConfigurationError(
+                f"domain {name!r} max_concurrency must be an int >= 1 or None, got "
+                f"{max_concurrency!r}"
+            )
+        self.max_concurrency = max_concurrency
         self.priority = check_priority(priority, what=f"domain {name!r} priority")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a taskmill.RetryPolicy, got {retry!r}")
@@ -207,6 +222,7 @@ class Domain:
         ttl_from: TtlFrom | None = None,
         on_cancel: Callable[..., Any] | None = None,
         on_cancel_timeout: float | timedelta = DEFAULT_ON_CANCEL_TIMEOUT,
+        rate_limit: RateLimit | None = None,
     ) -> Callable[[Executor], TaskType[Any]]:
         """Register the decorated function as the executor of task type ``name``.
 
@@ -226,6 +242,7 @@ class Domain:
             on_cancel: ``hook(payload, ctx)`` (async or plain) run after a *running* task
                 of this type was cancelled, to clean up what it left half done.
             on_cancel_timeout: How long ``on_cancel`` may take (default 30 s).
+            rate_limit: How many tasks of this type may start per second or minute.
 
         Raises:
             InvalidNameError: ``name`` is malformed.
@@ -253,6 +270,8 @@ class Domain:
         if on_cancel is not None and not callable(on_cancel):
             raise ConfigurationError(f"on_cancel must be a function, got {on_cancel!r}")
         cancel_timeout = seconds(on_cancel_timeout, "on_cancel_timeout", allow_zero=False)
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError(f"rate_limit must be a taskmill.RateLimit, got {rate_limit!r}")
         for error in permanent_errors:
             if not (isinstance(error, type) and issubclass(error, BaseException)):
                 raise ConfigurationError(
@@ -284,6 +303,7 @@ class Domain:
                 ttl_from=ttl_from,
                 on_cancel=on_cancel,
                 on_cancel_timeout=cancel_timeout,
+                rate_limit=rate_limit,
             )
             self._tasks[name] = task_type
             self.version += 1

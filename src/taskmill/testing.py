@@ -18,7 +18,7 @@ from collections.abc import Callable
 from taskmill.model.errors import ConfigurationError
 from taskmill.scheduler.scheduler import Scheduler
 
-__all__ = ["FakeClock", "run_until", "run_until_idle"]
+__all__ = ["FakeClock", "FixedPressure", "run_until", "run_until_idle"]
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -88,6 +88,24 @@ class FakeClock:
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)
         return self._timers[0][0] if self._timers else None
+
+
+class FixedPressure:
+    """A pressure source that says whatever the test sets (0.0 .. 1.0).
+
+    The scheduler reads it at every dispatch step, and every ``pressure_poll`` seconds while
+    it holds work back.
+    """
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"FixedPressure({self.value})"
+
+    def pressure(self) -> float:
+        """Return the value set."""
+        return self.value
 
 
 async def run_until_idle(

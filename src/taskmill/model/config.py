@@ -75,12 +75,21 @@ class SchedulerConfig:
     shutdown_timeout: float = 30.0
     preempt_priority: int = 0
     default_ttl: float | None = None
+    pressure_poll: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "max_payload_bytes"):
             _check_positive_int(getattr(self, name), name)
         if self.sync_workers is not None:
             _check_positive_int(self.sync_workers, "sync_workers")
+        if not (
+            isinstance(self.pressure_poll, int | float)
+            and not isinstance(self.pressure_poll, bool)
+            and 0 < self.pressure_poll < math.inf
+        ):
+            raise ConfigurationError(
+                f"pressure_poll must be a number of seconds > 0, got {self.pressure_poll!r}"
+            )
         if not (
             isinstance(self.shutdown_timeout, int | float)
             and not isinstance(self.shutdown_timeout, bool)

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import logging
 
+from taskmill.admission.policy import select
 from taskmill.clock import Clock, TimerHandle
 from taskmill.model.errors import StoreError
+from taskmill.model.priority import MAX_PRIORITY
+from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.preemption import Preemptor
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
 from taskmill.scheduler.state import RunState
 from taskmill.scheduler.timekeeper import Timekeeper
-from taskmill.store.protocol import Store
+from taskmill.store.protocol import ClaimedTask, Store
 
 logger = logging.getLogger("taskmill")
+
+
+def state_due(deadline: float | None, now: float) -> bool:
+    """Whether a deadline has come."""
+    return deadline is not None and deadline <= now
+
 
 STORE_ERROR_BACKOFF = 1.0  # seconds before retrying a claim the store refused
 
@@ -36,7 +45,8 @@ class Dispatcher:
         registry: Registry,
         timekeeper: Timekeeper,
         preemptor: Preemptor,
-        max_concurrency: int,
+        gate: AdmissionControl,
+        pressure_poll: float = 1.0,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -45,7 +55,8 @@ class Dispatcher:
         self._state = state
         self._runner = runner
         self._clock = clock
-        self.max_concurrency = max_concurrency
+        self._gate = gate
+        self.pressure_poll = pressure_poll
         self._stopping = False
         self._timer: TimerHandle | None = None
         self._timer_at: float | None = None
@@ -87,6 +98,8 @@ class Dispatcher:
     async def _step(self) -> int:
         now = self._clock.now()
         await self._timekeeper.run_due(now)
+        if state_due(self._state.next_admission, now):
+            self._state.next_admission = None
         started = await self._claim(now)
         # After the claim's tasks started, so that urgent ones just claimed count as running.
         await self._preemptor.check_ready()
@@ -94,18 +107,27 @@ class Dispatcher:
         return started
 
     async def _claim(self, now: float) -> int:
-        state, store = self._state, self._store
-        free = self.max_concurrency - len(state.running)
+        state = self._state
+        free = state.max_concurrency - len(state.running)
         if free <= 0 or not state.ready or self._stopping:
             return 0
         types = self._claimable_types()
         generation = state.ready_generation
         state.claiming = True
+        claimed: list[ClaimedTask] = []
         try:
-            claimed = await store.claim(free, now, types) if types else []
+            if not types:
+                exhausted = True
+            elif self._gate.engaged:
+                claimed, exhausted = await self._admit(free, now, types)
+                if not claimed and not exhausted:
+                    state.hold(generation)  # for wait_idle: nothing can start before a deadline
+            else:  # nothing but the global cap: one query claims in dispatch order
+                claimed = await self._store.claim(free, now, types)
+                exhausted = len(claimed) < free
         finally:
             state.claiming = False
-        if len(claimed) < free and state.ready_generation == generation:
+        if exhausted and state.ready_generation == generation:
             state.ready = False
             self._preemptor.nothing_ready()
         start, started = self._runner.start, self._preemptor.started
@@ -113,6 +135,45 @@ class Dispatcher:
             start(task, now)
             started(task.id)
         return len(claimed)
+
+    async def _admit(
+        self, free: int, now: float, types: tuple[str, ...]
+    ) -> tuple[list[ClaimedTask], bool]:
+        """Choose with the admission policy, then claim what it admitted.
+
+        Returns the claimed tasks and whether no ready task was left behind.
+        """
+        gate, store, state = self._gate, self._store, self._state
+        inputs = gate.inputs(now)
+        skip = gate.prefilter(inputs, types)
+        limit = max(4 * free, 32)
+        rows = []
+        if skip.types and skip.least_urgent >= 0:
+            rows = await store.candidates(
+                types=skip.types,
+                least_urgent=skip.least_urgent,
+                excluded_groups=skip.excluded_groups,
+                limit=limit,
+            )
+        selection = select(gate.candidates(rows), inputs, slots=free)
+        admitted = [c.id for c in selection.admitted]
+        claimed = await store.claim_ids(admitted, now) if admitted else []
+        gate.commit(selection)
+        # Held-back work passes with time (a token) or as pressure eases: look again then.
+        throttled = skip.least_urgent < MAX_PRIORITY
+        looks = [
+            selection.retry_at,
+            skip.refill_at,
+            now + self.pressure_poll if throttled else None,
+        ]
+        state.next_admission = min((t for t in looks if t is not None), default=None)
+        held_back = (
+            bool(selection.deferred)
+            or throttled
+            or skip.types != types
+            or bool(skip.excluded_groups)
+        )
+        return claimed, len(rows) < limit and not held_back
 
     def _claimable_types(self) -> tuple[str, ...]:
         """The registered types, less those of paused domains.

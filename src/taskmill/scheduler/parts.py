@@ -11,6 +11,7 @@ from taskmill.scheduler.completer import Completer
 from taskmill.scheduler.control import Control
 from taskmill.scheduler.dispatcher import Dispatcher
 from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.preemption import Preemptor
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
@@ -39,6 +40,7 @@ def assemble(
     bus: EventBus,
     clock: Clock,
     config: SchedulerConfig,
+    gate: AdmissionControl,
     recovered: RecoveryReport,
 ) -> Parts:
     """Build the parts around the state the store recovered."""
@@ -50,6 +52,7 @@ def assemble(
         (until for until in recovered.pauses.groups.values() if until is not None), default=None
     )
     state.pauses = Pauses.of(recovered.pauses)
+    gate.attach(state)
     threads = ThreadPoolExecutor(
         config.sync_workers or config.max_concurrency, thread_name_prefix="taskmill-sync"
     )
@@ -63,13 +66,7 @@ def assemble(
         threads=threads,
         preempt_priority=config.preempt_priority,
     )
-    preemptor = Preemptor(
-        store=store,
-        state=state,
-        runner=runner,
-        registry=registry,
-        max_concurrency=config.max_concurrency,
-    )
+    preemptor = Preemptor(store=store, state=state, runner=runner, registry=registry)
     dispatcher = Dispatcher(
         store=store,
         state=state,
@@ -78,7 +75,8 @@ def assemble(
         registry=registry,
         timekeeper=Timekeeper(store=store, state=state, bus=bus),
         preemptor=preemptor,
-        max_concurrency=config.max_concurrency,
+        gate=gate,
+        pressure_poll=config.pressure_poll,
     )
     control = Control(
         store=store, state=state, runner=runner, bus=bus, clock=clock, registry=registry

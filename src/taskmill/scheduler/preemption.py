@@ -27,13 +27,11 @@ class Preemptor:
         state: RunState,
         runner: Runner,
         registry: Registry,
-        max_concurrency: int,
     ) -> None:
         self._store = store
         self._state = state
         self._runner = runner
         self._registry = registry
-        self.max_concurrency = max_concurrency
 
     @property
     def threshold(self) -> int:
@@ -50,7 +48,7 @@ class Preemptor:
         waiting = state.awaiting_urgent
         waiting.update((i, p) for i, p in urgent if p <= self.threshold)
         leaving = sum(1 for r in state.running.values() if r.interrupt is not None)
-        free = self.max_concurrency - len(state.running) + leaving
+        free = state.max_concurrency - len(state.running) + leaving
         short = len(waiting) - free
         if short <= 0:
             return 0
@@ -95,10 +93,10 @@ class Preemptor:
         if not state.urgent_hint:
             return
         state.urgent_hint = False
-        if len(state.running) < self.max_concurrency:
+        if len(state.running) < state.max_concurrency:
             return  # a free slot: the claim takes the urgent task without preempting
         ready = await self._store.ready_urgent(
-            self.threshold, self._registry.names, self.max_concurrency
+            self.threshold, self._registry.names, state.max_concurrency
         )
         if ready:
             self.make_room(ready)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
+from taskmill.admission.throttle import ThrottlePolicy
+from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
@@ -25,6 +27,7 @@ from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, Ta
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import seconds
 from taskmill.scheduler.events import DEFAULT_BUFFER, EventBus, Subscription
+from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
@@ -66,6 +69,14 @@ class Scheduler:
             that arrives while every slot is busy preempts the least important running task
             (default ``Priority.REALTIME``).
         default_ttl: Time to live of tasks whose submission, type and domain set none.
+        group_limits: Concurrency caps by group.
+        default_group_limit: Cap of every group without its own (``None``: no cap).
+        group_rate_limits: Rate limits by group (``RateLimit(per_second=...)``).
+        pressure_sources: Named pressure sources, each a callable (or an object with a
+            ``pressure()`` method) returning 0.0..1.0; the highest one is the pressure.
+        throttle: Which priorities wait at which pressure (default: BACKGROUND and below
+            above 0.5, NORMAL above 0.75, HIGH and REALTIME never).
+        pressure_poll: While pressure holds work back, how often to look again (seconds).
     """
 
     def __init__(
@@ -82,6 +93,12 @@ class Scheduler:
         shutdown_timeout: float = 30.0,
         preempt_priority: int = Priority.REALTIME,
         default_ttl: float | timedelta | None = None,
+        group_limits: Mapping[str, int] | None = None,
+        default_group_limit: int | None = None,
+        group_rate_limits: Mapping[str, RateLimit] | None = None,
+        pressure_sources: Mapping[str, PressureLike] | None = None,
+        throttle: ThrottlePolicy | None = None,
+        pressure_poll: float = 1.0,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -101,6 +118,16 @@ class Scheduler:
         )
         """The validated options."""
         self._registry = Registry(domains)
+        self.admission = AdmissionControl(
+            registry=self._registry,
+            max_concurrency=max_concurrency,
+            group_limits=group_limits,
+            default_group_limit=default_group_limit,
+            group_rate_limits=group_rate_limits,
+            throttle=throttle,
+            pressure_sources=pressure_sources,
+        )
+        """Live admission settings: caps, pressure sources, throttling, rate limits."""
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._bus = EventBus()
@@ -167,6 +194,7 @@ class Scheduler:
             bus=self._bus,
             clock=self._clock,
             config=self.config,
+            gate=self.admission,
             recovered=report,
         )
         self._phase = "open"
@@ -449,8 +477,8 @@ class Scheduler:
 
     @property
     def max_concurrency(self) -> int:
-        """How many attempts may run at once."""
-        return self.config.max_concurrency
+        """How many attempts may run at once (change it with ``admission``)."""
+        return self.admission.max_concurrency
 
     @property
     def running_count(self) -> int:

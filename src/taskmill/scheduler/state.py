@@ -62,6 +62,9 @@ class RunState:
         self.next_fire: float | None = None  # earliest next occurrence of a schedule
         self.next_expiry: float | None = None  # earliest expires_at of a task not running
         self.next_unpause: float | None = None  # earliest deadline of a group pause
+        self.next_admission: float | None = None  # when held-back work may pass (token, pressure)
+        self.held_generation: int | None = None  # ready_generation when admission held all back
+        self.max_concurrency = 1  # the global cap (set by AdmissionControl)
         self.pauses = Pauses()
         self.urgent_running = 0  # running tasks at or above the preemption threshold
         self.awaiting_urgent: set[tuple[int, int]] = set()  # (id, priority) ready, not started
@@ -84,6 +87,10 @@ class RunState:
         self.ready = True
         self.ready_generation += 1
         self.wake_event.set()
+
+    def hold(self, generation: int) -> None:
+        """Note that admission held back every ready task it saw at ``generation``."""
+        self.held_generation = generation
 
     def note_due(self, when: float) -> None:
         """Note a delayed task that becomes ready at ``when``, and wake the dispatcher."""
@@ -115,7 +122,13 @@ class RunState:
         """The earliest instant the dispatch loop has something to do."""
         deadlines = [
             d
-            for d in (self.next_due, self.next_fire, self.next_expiry, self.next_unpause)
+            for d in (
+                self.next_due,
+                self.next_fire,
+                self.next_expiry,
+                self.next_unpause,
+                self.next_admission,
+            )
             if d is not None
         ]
         return min(deadlines) if deadlines else None
@@ -142,17 +155,21 @@ class RunState:
         """Whether nothing runs, nothing can start now and nothing waits to be committed.
 
         Paused tasks do not count (they wait for a resume), nor do the future occurrences of
-        recurring schedules. With ``include_delayed``, delayed tasks count until they ran.
+        recurring schedules. With ``include_delayed``, delayed tasks and tasks admission holds
+        back (rate limits, pressure, caps) count until they ran.
         """
-        if self.running or self.ready or self.claiming or self.settling:
+        if self.running or self.claiming or self.settling:
             return False
+        if self.ready and self.held_generation != self.ready_generation:
+            return False  # ready work the dispatcher has not looked at yet
         if self.preempted and not self.urgent_running:
             return False  # the dispatcher is about to release preempted work
         now = self._now()
-        deadlines = (self.next_due, self.next_fire, self.next_expiry, self.next_unpause)
+        held = self.next_admission if self.ready else None  # work admission holds back
+        deadlines = (self.next_due, self.next_fire, self.next_expiry, self.next_unpause, held)
         if any(deadline is not None and deadline <= now for deadline in deadlines):
             return False  # the dispatch loop has work right now
-        return not (include_delayed and self.next_due is not None)
+        return not (include_delayed and (self.next_due is not None or self.ready))
 
     async def wait_idle(self, *, include_delayed: bool) -> None:
         """Return once :meth:`is_idle` holds."""

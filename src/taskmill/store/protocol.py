@@ -248,6 +248,27 @@ class Store(Protocol):
         others stay pending, skipped without blocking the tasks behind them.
         """
 
+    async def candidates(
+        self,
+        *,
+        types: Collection[str],
+        least_urgent: int,
+        excluded_groups: Collection[str],
+        limit: int,
+    ) -> list[tuple[int, str, int, str | None]]:
+        """Return ``(id, type, priority, group)`` of ready tasks in dispatch order.
+
+        Only tasks of ``types``, with priority ``<= least_urgent`` and not in
+        ``excluded_groups``, and at most ``limit`` of them: the candidates admission chooses
+        from. Nothing is changed.
+        """
+
+    async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
+        """Mark the tasks ``ids`` running if they are still ready.
+
+        Returns those it marked, in dispatch order.
+        """
+
     async def settle(self, settlements: Sequence[Settlement]) -> Changes:
         """Apply the outcome of finished attempts, atomically."""
 

@@ -182,6 +182,26 @@ class SqliteStore:
         types_json = self._types_json(types)
         return await self._write(lambda conn: tasks.claim(conn, limit, now, types_json))
 
+    async def candidates(
+        self,
+        *,
+        types: Collection[str],
+        least_urgent: int,
+        excluded_groups: Collection[str],
+        limit: int,
+    ) -> list[tuple[int, str, int, str | None]]:
+        """``(id, type, priority, group)`` of ready tasks, in dispatch order, for admission."""
+        types_json = self._types_json(types)
+        groups_json = msgspec.json.encode(sorted(excluded_groups))
+        return await self._read(
+            lambda conn: tasks.candidates(conn, types_json, least_urgent, groups_json, limit)
+        )
+
+    async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
+        """Mark the tasks ``ids`` running if they are still ready."""
+        ids_json = msgspec.json.encode(list(ids))
+        return await self._write(lambda conn: tasks.claim_ids(conn, ids_json, now))
+
     def _types_json(self, types: Collection[str]) -> bytes:
         if types != self._claim_types:  # the registry's names rarely change: encode once
             self._claim_types = tuple(types)

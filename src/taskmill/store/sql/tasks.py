@@ -46,6 +46,25 @@ RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, cr
 """
 
 # ?8 says whether the task ended running: only then is the last attempt's duration known.
+# Admission reads candidates (skipping what the policy rules out wholesale), picks, then claims
+# the ones it admitted by id, if they are still ready.
+CANDIDATES = """
+SELECT id, type, priority, group_key FROM tasks
+WHERE status = 'pending' AND not_before IS NULL
+      AND type IN (SELECT value FROM json_each(?1)) AND priority <= ?2
+      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
+ORDER BY priority, id LIMIT ?4
+"""
+
+CLAIM_IDS = """
+UPDATE tasks SET status = 'running', started_at = ?1,
+    expires_at = CASE WHEN ttl_from_start = 1 AND expires_at IS NULL THEN ?1 + ttl
+                      ELSE expires_at END
+WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending' AND not_before IS NULL
+RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id
+"""
+
 TO_HISTORY = """
 INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
                      retry_policy, created_at, started_at, finished_at, last_error,
@@ -211,6 +230,25 @@ def claim(conn: sqlite3.Connection, limit: int, now: float, types_json: bytes) -
     rows = conn.execute(CLAIM, (now, types_json, limit)).fetchall()
     claimed = [_claimed(row) for row in rows]
     claimed.sort(key=_dispatch_order)  # RETURNING order is unspecified
+    return claimed
+
+
+def candidates(
+    conn: sqlite3.Connection,
+    types_json: bytes,
+    least_urgent: int,
+    excluded_groups_json: bytes,
+    limit: int,
+) -> list[tuple[int, str, int, str | None]]:
+    """Ready tasks in dispatch order, less the types, priorities and groups ruled out."""
+    rows = conn.execute(CANDIDATES, (types_json, least_urgent, excluded_groups_json, limit))
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def claim_ids(conn: sqlite3.Connection, ids_json: bytes, now: float) -> list[ClaimedTask]:
+    """Mark these tasks running if they are still ready; return them in dispatch order."""
+    claimed = [_claimed(row) for row in conn.execute(CLAIM_IDS, (now, ids_json)).fetchall()]
+    claimed.sort(key=_dispatch_order)
     return claimed
 
 
