@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskmill import ConfigurationError, Priority
+from taskmill import ConfigurationError, IoBudget, Priority
 from taskmill.admission.fair import allocate
 from taskmill.admission.policy import Candidate, Caps, Inputs, Load, select
 from taskmill.admission.throttle import ThrottlePolicy
@@ -54,6 +54,42 @@ def test_admission_never_exceeds_a_cap(
     assert len(admitted) + len(selection.deferred) == len(cands)
     for candidate in admitted:
         assert ThrottlePolicy().allows(candidate.priority, pressure)
+
+
+io_budgets = st.builds(IoBudget.disk, read=st.integers(0, 100), write=st.integers(0, 100))
+
+
+@given(
+    st.lists(io_budgets, max_size=20),
+    io_budgets,
+    st.builds(IoBudget.disk, read=st.integers(0, 300), write=st.integers(0, 300)),
+)
+def test_admitted_io_fits_the_capacity_unless_it_runs_alone(
+    wanted: list[IoBudget], running: IoBudget, capacity: IoBudget
+) -> None:
+    """On each axis, running plus admitted IO stays within capacity, or a single task has it."""
+    cands = [Candidate(i, "a::t", 100, io=io) for i, io in enumerate(wanted)]
+    inputs = Inputs(0.0, Caps(total=100), Load(0, {}, {}, running), io_capacity=capacity)
+    admitted = select(cands, inputs).admitted
+    for axis in ("disk_read", "disk_write"):
+        users = [getattr(running, axis)] + [getattr(c.io, axis) for c in admitted]
+        users = [n for n in users if n]
+        assert len(users) <= 1 or sum(users) <= getattr(capacity, axis)
+    # Tasks without IO on an axis are never held back by it.
+    assert all(c in admitted for c in cands if c.io == IoBudget())
+
+
+def test_io_budget_reasons_name_the_axis() -> None:
+    """A deferral says which axis is full, or that its capacity is not known yet."""
+    big = IoBudget.disk(write=60)
+    inputs = Inputs(0.0, Caps(total=8), Load(1, {}, {}, big), io_capacity=IoBudget.disk(write=100))
+    selection = select([Candidate(1, "a::t", 100, io=big)], inputs)
+    assert [d.reason for d in selection.deferred] == ["IO budget: disk write 120 > 100 bytes"]
+    unknown = Inputs(0.0, Caps(total=8), Load(1, {}, {}, big), io_capacity=IoBudget())
+    selection = select([Candidate(1, "a::t", 100, io=big)], unknown)
+    assert [d.reason for d in selection.deferred] == [
+        "IO budget: disk write capacity not observed yet, one task at a time"
+    ]
 
 
 def test_a_capped_candidate_does_not_block_the_ones_behind_it() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import taskmill
+import taskmill.resources
 import taskmill.testing
 
 EXPECTED = [
@@ -111,8 +112,32 @@ def test_exported_objects_claim_the_public_module() -> None:
 
 
 def test_testing_module_surface() -> None:
-    """`taskmill.testing` offers the fake clock and the drain helper."""
-    assert taskmill.testing.__all__ == ["FakeClock", "FixedPressure", "run_until", "run_until_idle"]
+    """`taskmill.testing` offers the fakes and the drain helpers."""
+    assert taskmill.testing.__all__ == [
+        "FakeClock",
+        "FakeSampler",
+        "FixedPressure",
+        "run_until",
+        "run_until_idle",
+    ]
+
+
+def test_resources_module_surface() -> None:
+    """`taskmill.resources` offers the samplers and the built-in pressure sources."""
+    assert taskmill.resources.__all__ == [
+        "BatteryPressure",
+        "CgroupSampler",
+        "Counters",
+        "DiskPressure",
+        "MemoryPressure",
+        "NetworkPressure",
+        "PsutilSampler",
+        "Sample",
+        "Sampler",
+        "ThreadedSampler",
+    ]
+    for name in taskmill.resources.__all__:
+        assert hasattr(taskmill.resources, name), name
 
 
 def test_every_error_derives_from_the_base() -> None:

@@ -155,10 +155,12 @@ async def test_version_1_database_is_migrated_with_its_tasks(db_path: Path) -> N
     async def job(payload: str) -> None:
         ran.append(payload)
 
-    async with Scheduler(db_path, domains=[old]) as scheduler:
-        record = await scheduler.get_task(7)
-        assert record is not None
-        assert (record.group, record.paused_for, record.expires_at) == (None, (), None)
+    scheduler = Scheduler(db_path, domains=[old])
+    await scheduler.open()  # not dispatching yet: the task is still pending to look at
+    record = await scheduler.get_task(7)
+    assert record is not None
+    assert (record.group, record.paused_for, record.expires_at) == (None, (), None)
+    async with scheduler:
         await scheduler.wait_idle()
         [history] = await scheduler.get_history(7)
     assert ran == ["x"]

@@ -14,11 +14,13 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from taskmill.model.errors import ConfigurationError
+from taskmill.resources.sampler import Sample
 from taskmill.scheduler.scheduler import Scheduler
 
-__all__ = ["FakeClock", "FixedPressure", "run_until", "run_until_idle"]
+__all__ = ["FakeClock", "FakeSampler", "FixedPressure", "run_until", "run_until_idle"]
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -106,6 +108,64 @@ class FixedPressure:
     def pressure(self) -> float:
         """Return the value set."""
         return self.value
+
+
+class FakeSampler:
+    """A throughput sampler that reports whatever the test sets.
+
+    The keyword arguments set both the current rate and the peak of each axis (bytes per
+    second), as if the device had been seen doing that much; :meth:`set` changes any field of
+    the :class:`~taskmill.resources.Sample` afterwards. With the defaults the IO budget on an
+    axis is ``io_budget * io_window * rate`` bytes (0.8 * 2 s * rate).
+
+    ::
+
+        sampler = FakeSampler(disk_write=100_000_000)  # a 100 MB/s disk
+        Scheduler(..., sampler=sampler)
+    """
+
+    def __init__(
+        self,
+        *,
+        disk_read: float = 0.0,
+        disk_write: float = 0.0,
+        net_rx: float = 0.0,
+        net_tx: float = 0.0,
+        cpu: float = 0.0,
+    ) -> None:
+        self.sample = Sample(
+            disk_read=disk_read,
+            disk_write=disk_write,
+            net_rx=net_rx,
+            net_tx=net_tx,
+            cpu=cpu,
+            peak_disk_read=disk_read,
+            peak_disk_write=disk_write,
+            peak_net_rx=net_rx,
+            peak_net_tx=net_tx,
+        )
+        """What :meth:`latest` returns."""
+        self.running = False
+        """Whether the scheduler has started (and not stopped) the sampler."""
+
+    def __repr__(self) -> str:
+        return f"FakeSampler({self.sample!r})"
+
+    def set(self, **fields: float) -> None:
+        """Replace fields of the sample, e.g. ``set(disk_write=5e6, peak_disk_write=5e7)``."""
+        self.sample = replace(self.sample, **fields)
+
+    def latest(self) -> Sample:
+        """Return the sample set."""
+        return self.sample
+
+    def start(self) -> None:
+        """Note that sampling started."""
+        self.running = True
+
+    def stop(self) -> None:
+        """Note that sampling stopped."""
+        self.running = False
 
 
 async def run_until_idle(

@@ -5,7 +5,8 @@ cheapest first and tokens last (so a token is only taken by a task that will sta
 
 1. concurrency: the global cap, the cap of its domain, the cap of its group;
 2. throttle: its priority may not start at the current pressure;
-3. rate limits: a token of its type's bucket and of its group's bucket.
+3. IO budget: the expected IO of what runs plus its own must fit the IO capacity;
+4. rate limits: a token of its type's bucket and of its group's bucket.
 
 A candidate that fails a check is skipped, never blocking the candidates behind it.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket
+from taskmill.model.io import NO_IO, IoBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Candidate:
     type: str
     priority: int
     group: str | None = None
+    io: IoBudget = NO_IO
 
     @property
     def domain(self) -> str:
@@ -55,6 +58,7 @@ class Load:
     total: int = 0
     domains: Mapping[str, int] = field(default_factory=dict)
     groups: Mapping[str, int] = field(default_factory=dict)
+    io: IoBudget = NO_IO
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Inputs:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     type_buckets: Mapping[str, Bucket] = field(default_factory=dict)
     group_buckets: Mapping[str, Bucket] = field(default_factory=dict)
+    # Bytes that may be in flight per axis (0: not observed yet); None: no IO budgets.
+    io_capacity: IoBudget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,7 @@ def select(candidates: Iterable[Candidate], inputs: Inputs, slots: int | None = 
     groups = dict(inputs.load.groups)
     type_buckets = dict(inputs.type_buckets)
     group_buckets = dict(inputs.group_buckets)
+    io = inputs.load.io
     room = caps.total - total if slots is None else min(slots, caps.total - total)
     admitted: list[Candidate] = []
     deferred: list[Deferred] = []
@@ -116,6 +123,8 @@ def select(candidates: Iterable[Candidate], inputs: Inputs, slots: int | None = 
         reason = _over_cap(candidate, caps, domains, groups)
         if reason is None and not inputs.throttle.allows(candidate.priority, inputs.pressure):
             reason = f"pressure {inputs.pressure:.2f} holds priority {candidate.priority}"
+        if reason is None and inputs.io_capacity is not None:
+            reason = _over_io(candidate.io, io, inputs.io_capacity)
         if reason is not None:
             deferred.append(Deferred(candidate, reason))
             continue
@@ -125,6 +134,7 @@ def select(candidates: Iterable[Candidate], inputs: Inputs, slots: int | None = 
             continue
         _take_tokens(candidate, now, type_buckets, group_buckets)
         admitted.append(candidate)
+        io = io + candidate.io
         domains[candidate.domain] = domains.get(candidate.domain, 0) + 1
         if candidate.group is not None:
             groups[candidate.group] = groups.get(candidate.group, 0) + 1
@@ -141,6 +151,26 @@ def _over_cap(
         group_cap = caps.group_cap(candidate.group)
         if group_cap is not None and groups.get(candidate.group, 0) >= group_cap:
             return f"group {candidate.group!r} runs {group_cap}, its cap"
+    return None
+
+
+_AXES = ("disk_read", "disk_write", "net_rx", "net_tx")
+
+
+def _over_io(wanted: IoBudget, running: IoBudget, capacity: IoBudget) -> str | None:
+    """Why ``wanted`` does not fit beside ``running`` in ``capacity``, or ``None``.
+
+    A task alone on an axis always fits: a budget larger than the capacity must not starve.
+    A capacity of 0 means nothing was observed on that axis yet: its tasks run one at a time
+    until the sampler has seen what the device can do.
+    """
+    for axis in _AXES:
+        cap, need, busy = getattr(capacity, axis), getattr(wanted, axis), getattr(running, axis)
+        if need and busy and busy + need > cap:
+            name = axis.replace("_", " ")
+            if not cap:
+                return f"IO budget: {name} capacity not observed yet, one task at a time"
+            return f"IO budget: {name} {busy + need} > {cap} bytes"
     return None
 
 

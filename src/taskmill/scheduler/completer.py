@@ -12,7 +12,9 @@ import logging
 
 from taskmill.model.errors import StoreError
 from taskmill.model.events import Cancelled, Completed, DeadLettered, Event, Failed, Preempted
+from taskmill.model.io import NO_IO
 from taskmill.scheduler.events import EventBus, publish_changes
+from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.runner import Running
 from taskmill.scheduler.state import RunState
 from taskmill.store.protocol import Changes, SettleKind, Settlement, Store
@@ -23,10 +25,13 @@ logger = logging.getLogger("taskmill")
 class Completer:
     """Batches settlements into store commits and publishes what they mean."""
 
-    def __init__(self, *, store: Store, state: RunState, bus: EventBus) -> None:
+    def __init__(
+        self, *, store: Store, state: RunState, bus: EventBus, gate: AdmissionControl
+    ) -> None:
         self._store = store
         self._state = state
         self._bus = bus
+        self._gate = gate
         self._batch: list[tuple[Settlement, Running]] = []
         self._flush_task: asyncio.Task[None] | None = None
 
@@ -64,8 +69,16 @@ class Completer:
 
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
+        learn = self._gate.learn if self._gate.sampler is not None else None
         for settlement, running in batch:
             kind = settlement.kind
+            # A task that records no IO teaches nothing about its type.
+            if (
+                learn is not None
+                and kind is SettleKind.COMPLETED
+                and settlement.actual_io is not NO_IO
+            ):
+                learn(running.claimed.type, settlement.actual_io)
             if kind in _BACK_IN_QUEUE:
                 state.note_expiry(running.claimed.expires_at)
                 if kind is SettleKind.PREEMPTED:

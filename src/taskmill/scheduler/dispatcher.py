@@ -155,7 +155,7 @@ class Dispatcher:
                 excluded_groups=skip.excluded_groups,
                 limit=limit,
             )
-        selection = select(gate.candidates(rows), inputs, slots=free)
+        selection = select(gate.with_learned_io(rows), inputs, slots=free)
         admitted = [c.id for c in selection.admitted]
         claimed = await store.claim_ids(admitted, now) if admitted else []
         gate.commit(selection)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from taskmill.admission.policy import Candidate, Caps, Inputs, Load, Selection
@@ -19,7 +19,9 @@ from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
 from taskmill.domain import Domain, check_group
 from taskmill.model.errors import ConfigurationError
+from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.jsonable import json_dict
+from taskmill.resources.sampler import Sampler
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
 
@@ -59,6 +61,9 @@ class AdmissionState:
         group_limits: Caps by group.
         default_group_limit: The cap of groups without their own.
         tokens: Tokens available now, by rate-limited task type or ``group:<name>``.
+        io_capacity: Bytes that may be in flight per axis (``None``: IO budgets are off).
+        io_in_flight: Expected IO of the running tasks, declared or learned.
+        learned_io: Mean recorded IO by task type, used for types that declare none.
     """
 
     pressure: float
@@ -68,6 +73,9 @@ class AdmissionState:
     group_limits: dict[str, int]
     default_group_limit: int | None
     tokens: dict[str, float] = field(default_factory=dict)
+    io_capacity: IoBudget | None = None
+    io_in_flight: IoBudget = NO_IO
+    learned_io: dict[str, IoBudget] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-serializable builtins."""
@@ -97,12 +105,24 @@ class AdmissionControl:
         group_rate_limits: Mapping[str, RateLimit] | None = None,
         throttle: ThrottlePolicy | None = None,
         pressure_sources: Mapping[str, PressureLike] | None = None,
+        sampler: Sampler | None = None,
+        io_budget: float = 0.8,
+        io_window: float = 2.0,
     ) -> None:
         self._registry = registry
         self._state = RunState(lambda: 0.0)  # a stand-in until the scheduler opens
         self._type_buckets: dict[str, Bucket] = {}
         self._group_buckets: dict[str, Bucket] = {}
         self._broken_sources: set[str] = set()
+        self._learned: dict[str, IoBudget] = {}
+        if not 0 < io_budget <= 1:
+            raise ConfigurationError(f"io_budget is a fraction in (0, 1], got {io_budget!r}")
+        if not io_window > 0:
+            raise ConfigurationError(f"io_window must be > 0 seconds, got {io_window!r}")
+        self.sampler = sampler
+        """Where observed throughput comes from (``None``: no IO budgets)."""
+        self.io_budget = io_budget
+        self.io_window = io_window
         self.set_max_concurrency(max_concurrency)
         self._domain_limits: dict[str, int] = {}
         self._group_limits: dict[str, int] = {}
@@ -209,8 +229,10 @@ class AdmissionControl:
             breakdown[name] = min(1.0, max(0.0, value))
         return (max(breakdown.values(), default=0.0), breakdown)
 
-    def state(self, now: float) -> AdmissionState:
-        """A frozen snapshot of admission."""
+    def state(self, now: float | None = None) -> AdmissionState:
+        """A frozen snapshot of admission (tokens as of ``now``, default the clock's now)."""
+        if now is None:
+            now = self._state.now()
         pressure, breakdown = self.pressure()
         tokens = {t: b.refilled(now).tokens for t, b in self._buckets_for_types(now).items()}
         tokens.update(
@@ -224,6 +246,9 @@ class AdmissionControl:
             group_limits=dict(self._group_limits),
             default_group_limit=self._default_group_limit,
             tokens=tokens,
+            io_capacity=self.io_capacity(),
+            io_in_flight=self._io_in_flight(),
+            learned_io=dict(self._learned),
         )
 
     # --- for the dispatcher --------------------------------------------------------------
@@ -233,6 +258,7 @@ class AdmissionControl:
         """Whether any limit beyond the global cap could hold a ready task back."""
         return bool(
             self._sources
+            or self.sampler is not None
             or self._effective_domain_limits()
             or self._group_limits
             or self._default_group_limit is not None
@@ -249,6 +275,7 @@ class AdmissionControl:
             group = running.claimed.group
             if group is not None:
                 groups[group] = groups.get(group, 0) + 1
+        io = self._io_in_flight() if self.sampler is not None else NO_IO
         return Inputs(
             now=now,
             caps=Caps(
@@ -257,11 +284,12 @@ class AdmissionControl:
                 groups=dict(self._group_limits),
                 default_group=self._default_group_limit,
             ),
-            load=Load(len(self._state.running), domains, groups),
+            load=Load(len(self._state.running), domains, groups, io),
             pressure=self.pressure()[0],
             throttle=self.throttle,
             type_buckets=self._buckets_for_types(now),
             group_buckets=self._buckets_for_groups(now),
+            io_capacity=self.io_capacity(),
         )
 
     def prefilter(self, inputs: Inputs, types: tuple[str, ...]) -> Prefilter:
@@ -300,12 +328,60 @@ class AdmissionControl:
         self._type_buckets.update(selection.type_buckets)
         self._group_buckets.update(selection.group_buckets)
 
-    @staticmethod
-    def candidates(rows: list[tuple[int, str, int, str | None]]) -> list[Candidate]:
-        """Candidates from ``(id, type, priority, group)`` rows."""
-        return [Candidate(*row) for row in rows]
+    def with_learned_io(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Give candidates that declare no IO the mean IO their type recorded lately."""
+        if not self._learned:
+            return candidates
+        return [
+            replace(c, io=self._learned[c.type]) if c.io is NO_IO and c.type in self._learned else c
+            for c in candidates
+        ]
+
+    def learn(self, task_type: str, actual: IoBudget) -> None:
+        """Fold the IO a completed task recorded into its type's running mean (EWMA 0.3)."""
+        known = self._learned.get(task_type)
+        if known is None:
+            self._learned[task_type] = actual
+            return
+        self._learned[task_type] = IoBudget.of(
+            *(
+                round(0.3 * getattr(actual, axis) + 0.7 * getattr(known, axis))
+                for axis in ("disk_read", "disk_write", "net_rx", "net_tx")
+            )
+        )
+
+    def remember(self, learned: Mapping[str, IoBudget]) -> None:
+        """Start from the IO means recovered from history."""
+        self._learned.update(learned)
+
+    def io_capacity(self) -> IoBudget | None:
+        """Bytes that may be in flight per axis; ``None`` without monitoring.
+
+        That is ``io_budget`` of ``io_window`` seconds of the throughput the sampler has
+        seen the device reach.
+        """
+        if self.sampler is None:
+            return None
+        sample = self.sampler.latest()
+        scale = self.io_budget * self.io_window
+        return IoBudget.of(
+            int(scale * sample.peak_disk_read),
+            int(scale * sample.peak_disk_write),
+            int(scale * sample.peak_net_rx),
+            int(scale * sample.peak_net_tx),
+        )
 
     # --- internals -----------------------------------------------------------------------
+
+    def _io_in_flight(self) -> IoBudget:
+        io = NO_IO
+        for running in self._state.running.values():
+            expected = running.claimed.expected_io
+            if expected is NO_IO:
+                expected = self._learned.get(running.claimed.type, NO_IO)
+            if expected is not NO_IO:
+                io = io + expected
+        return io
 
     def _effective_domain_limits(self) -> dict[str, int]:
         limits = {

@@ -56,7 +56,7 @@ def assemble(
     threads = ThreadPoolExecutor(
         config.sync_workers or config.max_concurrency, thread_name_prefix="taskmill-sync"
     )
-    completer = Completer(store=store, state=state, bus=bus)
+    completer = Completer(store=store, state=state, bus=bus, gate=gate)
     runner = Runner(
         registry=registry,
         state=state,

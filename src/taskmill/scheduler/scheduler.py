@@ -26,6 +26,7 @@ from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import seconds
+from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.events import DEFAULT_BUFFER, EventBus, Subscription
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
@@ -77,6 +78,14 @@ class Scheduler:
         throttle: Which priorities wait at which pressure (default: BACKGROUND and below
             above 0.5, NORMAL above 0.75, HIGH and REALTIME never).
         pressure_poll: While pressure holds work back, how often to look again (seconds).
+        resource_monitoring: Sample disk and network throughput (psutil, every second) and
+            hold back tasks whose expected IO would not fit (see ``io_budget``).
+        sampler: Where throughput comes from instead of psutil (e.g.
+            :class:`~taskmill.resources.CgroupSampler` in a container, or
+            :class:`~taskmill.testing.FakeSampler`); giving one turns monitoring on.
+        io_budget: Fraction of the observed throughput that running tasks' expected IO may
+            fill, on each axis.
+        io_window: Seconds of observed throughput that make up the IO budget.
     """
 
     def __init__(
@@ -99,6 +108,10 @@ class Scheduler:
         pressure_sources: Mapping[str, PressureLike] | None = None,
         throttle: ThrottlePolicy | None = None,
         pressure_poll: float = 1.0,
+        resource_monitoring: bool = False,
+        sampler: Sampler | None = None,
+        io_budget: float = 0.8,
+        io_window: float = 2.0,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -118,6 +131,8 @@ class Scheduler:
         )
         """The validated options."""
         self._registry = Registry(domains)
+        if sampler is None and resource_monitoring:
+            sampler = PsutilSampler()
         self.admission = AdmissionControl(
             registry=self._registry,
             max_concurrency=max_concurrency,
@@ -126,6 +141,9 @@ class Scheduler:
             group_rate_limits=group_rate_limits,
             throttle=throttle,
             pressure_sources=pressure_sources,
+            sampler=sampler,
+            io_budget=io_budget,
+            io_window=io_window,
         )
         """Live admission settings: caps, pressure sources, throttling, rate limits."""
         self._store = _make_store(database, durability, retention)
@@ -179,6 +197,8 @@ class Scheduler:
         await self._store.open()
         try:
             report = await self._store.recover(self._clock.now())
+            if self.admission.sampler is not None:
+                self.admission.remember(await self._store.recent_io())
         except BaseException:
             await self._store.close()
             raise
@@ -197,6 +217,8 @@ class Scheduler:
             gate=self.admission,
             recovered=report,
         )
+        if self.admission.sampler is not None:
+            self.admission.sampler.start()
         self._phase = "open"
 
     async def run(self) -> None:
@@ -246,6 +268,8 @@ class Scheduler:
         finally:
             self._phase = "closed"
             self._bus.close()
+            if self.admission.sampler is not None:
+                self.admission.sampler.stop()
             if self._parts is not None:
                 self._parts.threads.shutdown(wait=False, cancel_futures=True)
             try:

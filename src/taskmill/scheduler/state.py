@@ -55,6 +55,8 @@ class RunState:
 
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
+        self.now = now
+        """The scheduler's clock."""
         self.running: dict[int, Running] = {}
         self.ready = True  # the database may hold claimable tasks
         self.ready_generation = 0  # bumped by mark_ready, so a claim can tell it raced

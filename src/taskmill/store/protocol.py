@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from taskmill.admission.policy import Candidate
 from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import SubmitOutcome
@@ -255,13 +256,16 @@ class Store(Protocol):
         least_urgent: int,
         excluded_groups: Collection[str],
         limit: int,
-    ) -> list[tuple[int, str, int, str | None]]:
-        """Return ``(id, type, priority, group)`` of ready tasks in dispatch order.
+    ) -> list[Candidate]:
+        """Return ready tasks in dispatch order, as admission candidates.
 
         Only tasks of ``types``, with priority ``<= least_urgent`` and not in
         ``excluded_groups``, and at most ``limit`` of them: the candidates admission chooses
         from. Nothing is changed.
         """
+
+    async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
+        """Return the mean IO recorded by the latest completed tasks of each type."""
 
     async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
         """Mark the tasks ``ids`` running if they are still ready.

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from taskmill.admission.policy import Candidate
 from taskmill.model.config import DURABILITIES, Durability, Retention
 from taskmill.model.errors import ConfigurationError, StoreClosedError, TaskNotFoundError
 from taskmill.model.io import IoBudget
@@ -189,13 +190,17 @@ class SqliteStore:
         least_urgent: int,
         excluded_groups: Collection[str],
         limit: int,
-    ) -> list[tuple[int, str, int, str | None]]:
-        """``(id, type, priority, group)`` of ready tasks, in dispatch order, for admission."""
+    ) -> list[Candidate]:
+        """Ready tasks, in dispatch order, as admission candidates."""
         types_json = self._types_json(types)
         groups_json = msgspec.json.encode(sorted(excluded_groups))
         return await self._read(
             lambda conn: tasks.candidates(conn, types_json, least_urgent, groups_json, limit)
         )
+
+    async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
+        """The mean IO the latest completed tasks of each type recorded."""
+        return await self._read(lambda conn: tasks.recent_io(conn, per_type))
 
     async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
         """Mark the tasks ``ids`` running if they are still ready."""

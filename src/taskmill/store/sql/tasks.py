@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskmill.admission.policy import Candidate
 from taskmill.model.config import Retention
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
@@ -49,7 +50,7 @@ RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, cr
 # Admission reads candidates (skipping what the policy rules out wholesale), picks, then claims
 # the ones it admitted by id, if they are still ready.
 CANDIDATES = """
-SELECT id, type, priority, group_key FROM tasks
+SELECT id, type, priority, group_key, io_read, io_write, io_rx, io_tx FROM tasks
 WHERE status = 'pending' AND not_before IS NULL
       AND type IN (SELECT value FROM json_each(?1)) AND priority <= ?2
       AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
@@ -239,10 +240,28 @@ def candidates(
     least_urgent: int,
     excluded_groups_json: bytes,
     limit: int,
-) -> list[tuple[int, str, int, str | None]]:
+) -> list[Candidate]:
     """Ready tasks in dispatch order, less the types, priorities and groups ruled out."""
     rows = conn.execute(CANDIDATES, (types_json, least_urgent, excluded_groups_json, limit))
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
+    return [Candidate(r[0], r[1], r[2], r[3], IoBudget.of(r[4], r[5], r[6], r[7])) for r in rows]
+
+
+RECENT_IO = """
+SELECT type, avg(actual_read), avg(actual_write), avg(actual_rx), avg(actual_tx) FROM (
+    SELECT type, actual_read, actual_write, actual_rx, actual_tx,
+           row_number() OVER (PARTITION BY type ORDER BY seq DESC) AS newest
+    FROM history
+    WHERE status = 'completed' AND actual_read + actual_write + actual_rx + actual_tx > 0
+) WHERE newest <= ? GROUP BY type
+"""
+
+
+def recent_io(conn: sqlite3.Connection, per_type: int) -> dict[str, IoBudget]:
+    """The mean IO recorded by the latest ``per_type`` completed tasks of each type."""
+    return {
+        row[0]: IoBudget.of(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        for row in conn.execute(RECENT_IO, (per_type,))
+    }
 
 
 def claim_ids(conn: sqlite3.Connection, ids_json: bytes, now: float) -> list[ClaimedTask]:
