@@ -9,6 +9,7 @@ import taskmill.testing
 EXPECTED = [
     "AdmissionControl",
     "AdmissionState",
+    "Aging",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",

@@ -5,6 +5,7 @@ priority queue runs urgent work first; every task is visible through events and 
 Everything public is importable from here (test doubles from :mod:`taskmill.testing`).
 """
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock, TimerHandle
@@ -83,6 +84,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdmissionControl",
     "AdmissionState",
+    "Aging",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",

@@ -67,7 +67,9 @@ class Control:
     async def resume(self, domain: Domain | str | None) -> bool:
         """Resume everything (``domain=None``) or one domain; return whether it was paused."""
         name = None if domain is None else self._registry.domain(domain).name
-        changes = await self._store.resume("global" if name is None else "domain", name or "")
+        changes = await self._store.resume(
+            "global" if name is None else "domain", name or "", self._clock.now()
+        )
         pauses = self._state.pauses
         if name is None:
             pauses.everything = False
@@ -98,7 +100,7 @@ class Control:
 
     async def resume_group(self, group: str) -> bool:
         """Resume a group; return whether it was paused."""
-        changes = await self._store.resume("group", group)
+        changes = await self._store.resume("group", group, self._clock.now())
         self._state.pauses.groups.pop(group, None)
         if changes is None:
             return False

@@ -154,6 +154,8 @@ class Dispatcher:
                 least_urgent=skip.least_urgent,
                 excluded_groups=skip.excluded_groups,
                 limit=limit,
+                aging=gate.aging,
+                now=now,
             )
         selection = select(gate.with_learned_io(rows), inputs, slots=free)
         admitted = [c.id for c in selection.admitted]

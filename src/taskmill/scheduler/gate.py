@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate, Caps, Inputs, Load, Selection
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
@@ -108,6 +109,7 @@ class AdmissionControl:
         sampler: Sampler | None = None,
         io_budget: float = 0.8,
         io_window: float = 2.0,
+        aging: Aging | None = None,
     ) -> None:
         self._registry = registry
         self._state = RunState(lambda: 0.0)  # a stand-in until the scheduler opens
@@ -123,6 +125,10 @@ class AdmissionControl:
         """Where observed throughput comes from (``None``: no IO budgets)."""
         self.io_budget = io_budget
         self.io_window = io_window
+        if aging is not None and not isinstance(aging, Aging):
+            raise ConfigurationError(f"aging must be a taskmill.Aging or None, got {aging!r}")
+        self.aging = aging
+        """How waiting raises effective priority (``None``: it does not)."""
         self.set_max_concurrency(max_concurrency)
         self._domain_limits: dict[str, int] = {}
         self._group_limits: dict[str, int] = {}
@@ -259,6 +265,7 @@ class AdmissionControl:
         return bool(
             self._sources
             or self.sampler is not None
+            or self.aging is not None
             or self._effective_domain_limits()
             or self._group_limits
             or self._default_group_limit is not None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
@@ -86,6 +87,8 @@ class Scheduler:
         io_budget: Fraction of the observed throughput that running tasks' expected IO may
             fill, on each axis.
         io_window: Seconds of observed throughput that make up the IO budget.
+        aging: Let waiting raise a task's effective priority (``Aging()``: one level per
+            minute after five minutes, up to HIGH); ``None`` (the default) turns aging off.
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class Scheduler:
         sampler: Sampler | None = None,
         io_budget: float = 0.8,
         io_window: float = 2.0,
+        aging: Aging | None = None,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -144,6 +148,7 @@ class Scheduler:
             sampler=sampler,
             io_budget=io_budget,
             io_window=io_window,
+            aging=aging,
         )
         """Live admission settings: caps, pressure sources, throttling, rate limits."""
         self._store = _make_store(database, durability, retention)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
@@ -256,12 +257,15 @@ class Store(Protocol):
         least_urgent: int,
         excluded_groups: Collection[str],
         limit: int,
+        aging: Aging | None = None,
+        now: float = 0.0,
     ) -> list[Candidate]:
         """Return ready tasks in dispatch order, as admission candidates.
 
         Only tasks of ``types``, with priority ``<= least_urgent`` and not in
         ``excluded_groups``, and at most ``limit`` of them: the candidates admission chooses
-        from. Nothing is changed.
+        from. With ``aging``, priorities are the effective ones at ``now`` (paused time not
+        counted), and both the filter and the order use them. Nothing is changed.
         """
 
     async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
@@ -301,10 +305,11 @@ class Store(Protocol):
     async def pause(self, scope: Scope, name: str, until: float | None, now: float) -> bool:
         """Pause a scope and its tasks; return whether it was not paused before."""
 
-    async def resume(self, scope: Scope, name: str) -> Changes | None:
-        """Lift a pause; return what became ready, or ``None`` if it was not paused.
+    async def resume(self, scope: Scope, name: str, now: float) -> Changes | None:
+        """Lift a pause at ``now``; return what became ready, or ``None`` if it was not paused.
 
-        Its tasks with no other pause reason are pending again.
+        Its tasks with no other pause reason are pending again; the time they spent paused
+        does not count towards their aging.
         """
 
     async def resume_expired_pauses(self, now: float) -> tuple[list[str], Changes]:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.config import DURABILITIES, Durability, Retention
 from taskmill.model.errors import ConfigurationError, StoreClosedError, TaskNotFoundError
@@ -190,12 +191,16 @@ class SqliteStore:
         least_urgent: int,
         excluded_groups: Collection[str],
         limit: int,
+        aging: Aging | None = None,
+        now: float = 0.0,
     ) -> list[Candidate]:
         """Ready tasks, in dispatch order, as admission candidates."""
         types_json = self._types_json(types)
         groups_json = msgspec.json.encode(sorted(excluded_groups))
         return await self._read(
-            lambda conn: tasks.candidates(conn, types_json, least_urgent, groups_json, limit)
+            lambda conn: tasks.candidates(
+                conn, types_json, least_urgent, groups_json, limit, aging=aging, now=now
+            )
         )
 
     async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
@@ -291,12 +296,12 @@ class SqliteStore:
         """Pause a scope and its tasks; return whether it was not paused before."""
         return await self._write(lambda conn: control.pause(conn, scope, name, until, now))
 
-    async def resume(self, scope: Scope, name: str) -> Changes | None:
+    async def resume(self, scope: Scope, name: str, now: float) -> Changes | None:
         """Lift a pause; return what became ready, or ``None`` if it was not paused."""
 
         def op(conn: sqlite3.Connection) -> Changes | None:
             changes = Changes()
-            return changes if control.resume(conn, scope, name, changes) else None
+            return changes if control.resume(conn, scope, name, changes, now) else None
 
         return await self._write(op)
 

@@ -78,17 +78,19 @@ def pause(
     where, params = _filter(scope, name)
     conn.execute(
         f"UPDATE tasks SET pause_reasons = pause_reasons | {_BITS[scope]}, "
-        f"status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END WHERE {where}",
-        params,
+        f"status = CASE WHEN status = 'pending' THEN 'paused' ELSE status END, "
+        f"paused_since = CASE WHEN (pause_reasons & ~{PREEMPTED}) = 0 THEN ? "
+        f"ELSE paused_since END WHERE {where}",
+        (now, *params),
     )
     return True
 
 
-def resume(conn: sqlite3.Connection, scope: Scope, name: str, changes: Changes) -> bool:
+def resume(conn: sqlite3.Connection, scope: Scope, name: str, changes: Changes, now: float) -> bool:
     """Lift a pause and clear its reason from its tasks; return whether it was paused."""
     if not conn.execute("DELETE FROM pauses WHERE scope = ? AND name = ?", (scope, name)).rowcount:
         return False
-    _clear(conn, _BITS[scope], *_filter(scope, name), changes)
+    _clear(conn, _BITS[scope], *_filter(scope, name), changes, now=now)
     return True
 
 
@@ -102,7 +104,7 @@ def resume_expired(conn: sqlite3.Connection, now: float, changes: Changes) -> li
         ).fetchall()
     ]
     for group in groups:
-        resume(conn, "group", group, changes)
+        resume(conn, "group", group, changes, now)
     return groups
 
 
@@ -140,18 +142,37 @@ def resume_preempted(
     """
     if threshold is not None and ready_urgent(conn, threshold, types_json, 1):
         return None
-    return _clear(conn, PREEMPTED, "1", (), Changes())
+    return _clear(conn, PREEMPTED, "1", (), Changes(), now=None)
+
+
+# When a task's last pause reason other than preemption clears, the time it spent paused
+# (after it became ready) is added to aging_from, so that paused time does not age it.
+_UNPAUSE_AGING = """,
+    aging_from = CASE WHEN (pause_reasons & ~{bit} & ~{preempted}) = 0 AND paused_since IS NOT NULL
+                      THEN aging_from + max(0.0, ?1 - max(paused_since, aging_from))
+                      ELSE aging_from END,
+    paused_since = CASE WHEN (pause_reasons & ~{bit} & ~{preempted}) = 0 THEN NULL
+                        ELSE paused_since END"""
 
 
 def _clear(
-    conn: sqlite3.Connection, bit: int, where: str, params: tuple[str, ...], changes: Changes
+    conn: sqlite3.Connection,
+    bit: int,
+    where: str,
+    params: tuple[str, ...],
+    changes: Changes,
+    *,
+    now: float | None,
 ) -> int:
+    """Clear pause reason ``bit`` from the tasks ``where`` selects (``now``: not preemption)."""
+    aging = "" if now is None else _UNPAUSE_AGING.format(bit=bit, preempted=PREEMPTED)
+    first = () if now is None else (now,)
     cleared = conn.execute(
         f"UPDATE tasks SET pause_reasons = pause_reasons & ~{bit}, "
         f"status = CASE WHEN status = 'paused' AND (pause_reasons & ~{bit}) = 0 "
-        f"THEN 'pending' ELSE status END "
+        f"THEN 'pending' ELSE status END{aging} "
         f"WHERE pause_reasons != 0 AND (pause_reasons & {bit}) AND {where}",
-        params,
+        (*first, *params),
     ).rowcount
     if cleared:
         changes.ready = True

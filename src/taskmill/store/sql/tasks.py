@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.config import Retention
 from taskmill.model.io import NO_IO, IoBudget
@@ -28,8 +29,9 @@ from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
 INSERT = """
 INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
                    created_at, not_before, io_read, io_write, io_rx, io_tx, group_key,
-                   pause_reasons, ttl, ttl_from_start, expires_at, schedule_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   pause_reasons, ttl, ttl_from_start, expires_at, schedule_id, aging_from,
+                   paused_since)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
@@ -55,6 +57,20 @@ WHERE status = 'pending' AND not_before IS NULL
       AND type IN (SELECT value FROM json_each(?1)) AND priority <= ?2
       AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
 ORDER BY priority, id LIMIT ?4
+"""
+
+# With aging, the effective priority is computed for every ready task (no index gives that
+# order): ?5 is now - grace, ?6 the interval, ?7 the ceiling. A task more urgent than the
+# ceiling keeps its priority.
+AGED_CANDIDATES = """
+SELECT id, type, CASE WHEN aging_from >= ?5 OR priority <= ?7 THEN priority
+                      ELSE max(?7, priority - CAST((?5 - aging_from) / ?6 AS INTEGER)) END
+           AS effective,
+       group_key, io_read, io_write, io_rx, io_tx FROM tasks
+WHERE status = 'pending' AND not_before IS NULL
+      AND type IN (SELECT value FROM json_each(?1)) AND effective <= ?2
+      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
+ORDER BY effective, id LIMIT ?4
 """
 
 CLAIM_IDS = """
@@ -86,6 +102,11 @@ NEXT_EXPIRY = (
 
 # A task that is not running is 'paused' while any pause reason is set.
 _AFTER_ATTEMPT = "CASE WHEN pause_reasons != 0 THEN 'paused' ELSE 'pending' END"
+# Back in the queue after an attempt, a task's wait (for aging) starts again: at the first
+# parameter, and, if it is paused for a reason other than preemption, its pause at the second.
+_WAIT_AGAIN = (
+    f"aging_from = ?, paused_since = CASE WHEN (pause_reasons & ~{PREEMPTED}) != 0 THEN ? END"
+)
 
 
 # --- submit -----------------------------------------------------------------------------------
@@ -137,7 +158,8 @@ def submit_requests(
                 (next_id, t.type, t.key, hashes[key], t.label, t.priority,
                  "paused" if reasons else "pending", t.payload, t.retry_policy, now,
                  t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
-                 reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id)
+                 reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
+                 now if t.not_before is None else t.not_before, now if reasons else None)
             )  # fmt: skip
             active[key] = [next_id, t.priority, TaskStatus.PENDING]  # for later requests
             next_id += 1
@@ -240,9 +262,21 @@ def candidates(
     least_urgent: int,
     excluded_groups_json: bytes,
     limit: int,
+    *,
+    aging: Aging | None = None,
+    now: float = 0.0,
 ) -> list[Candidate]:
-    """Ready tasks in dispatch order, less the types, priorities and groups ruled out."""
-    rows = conn.execute(CANDIDATES, (types_json, least_urgent, excluded_groups_json, limit))
+    """Ready tasks in dispatch order, less the types, priorities and groups ruled out.
+
+    With ``aging``, priorities are effective ones at ``now`` and order by them.
+    """
+    if aging is None:
+        params: tuple[Any, ...] = (types_json, least_urgent, excluded_groups_json, limit)
+        rows = conn.execute(CANDIDATES, params)
+    else:
+        params = (types_json, least_urgent, excluded_groups_json, limit,
+                  now - aging.grace, aging.interval, aging.ceiling)  # fmt: skip
+        rows = conn.execute(AGED_CANDIDATES, params)
     return [Candidate(r[0], r[1], r[2], r[3], IoBudget.of(r[4], r[5], r[6], r[7])) for r in rows]
 
 
@@ -286,8 +320,8 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
     """Move final attempts to history; put retried, interrupted and preempted ones back."""
     final: list[tuple[Any, ...]] = []
     retry: list[tuple[Any, ...]] = []
-    requeue: list[tuple[int]] = []
-    preempted: list[tuple[int]] = []
+    requeue: list[tuple[float, float, int]] = []
+    preempted: list[tuple[float, float, int]] = []
     occurrences: list[tuple[int, int, float]] = []
     for s in settlements:
         if s.kind in FINAL_KINDS:
@@ -299,29 +333,31 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             if s.schedule_id is not None:
                 occurrences.append((s.schedule_id, s.id, s.at))
         elif s.kind is SettleKind.RETRY:
-            retry.append((s.not_before, s.error, s.id))
+            ready_at = s.at if s.not_before is None else s.not_before
+            retry.append((s.not_before, s.error, ready_at, s.at, s.id))
         elif s.kind is SettleKind.PREEMPTED:
-            preempted.append((s.id,))
+            preempted.append((s.at, s.at, s.id))
         else:
-            requeue.append((s.id,))
+            requeue.append((s.at, s.at, s.id))
     if final:
         conn.executemany(TO_HISTORY, final)
         conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in final])
     if retry:
         conn.executemany(
             f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, retry_count = retry_count + 1, "
-            f"not_before = ?, last_error = ? WHERE id = ?",
+            f"not_before = ?, last_error = ?, {_WAIT_AGAIN} WHERE id = ?",
             retry,
         )
     if requeue:
         conn.executemany(
-            f"UPDATE tasks SET status = {_AFTER_ATTEMPT} WHERE id = ? AND status = 'running'",
+            f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, {_WAIT_AGAIN} "
+            f"WHERE id = ? AND status = 'running'",
             requeue,
         )
     if preempted:
         conn.executemany(
-            f"UPDATE tasks SET status = 'paused', pause_reasons = pause_reasons | {PREEMPTED} "
-            f"WHERE id = ? AND status = 'running'",
+            f"UPDATE tasks SET status = 'paused', pause_reasons = pause_reasons | {PREEMPTED}, "
+            f"{_WAIT_AGAIN} WHERE id = ? AND status = 'running'",
             preempted,
         )
     changes = Changes()
@@ -415,7 +451,8 @@ def recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
     """Requeue what a dead process left running; release preempted and due tasks."""
     resumed = control.resume_preempted(conn) or 0  # after a restart nothing preempts
     requeued = conn.execute(
-        f"UPDATE tasks SET status = {_AFTER_ATTEMPT} WHERE status = 'running'"
+        f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, {_WAIT_AGAIN} WHERE status = 'running'",
+        (now, now),
     ).rowcount
     return RecoveryReport(
         requeued=requeued,
