@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskmill import ConfigurationError, IoBudget, Priority
+from taskmill import ConfigurationError, Fairness, IoBudget, Priority, TaskmillError
 from taskmill.admission.fair import allocate
 from taskmill.admission.policy import Candidate, Caps, Inputs, Load, select
 from taskmill.admission.throttle import ThrottlePolicy
@@ -218,3 +218,90 @@ def test_fair_allocation_is_work_conserving_and_honours_minimums_and_caps(
     if sum(min(minimums.get(g, 0), limit[g]) for g in limit) <= slots:
         for group, most in limit.items():
             assert shares[group] >= min(minimums.get(group, 0), most)
+
+
+# --- fair scheduling in select -------------------------------------------------------------
+
+
+def fair_inputs(fairness: Fairness, total: int = 8, load: Load | None = None) -> Inputs:
+    return Inputs(0.0, Caps(total=total), load or Load(), fairness=fairness)
+
+
+def grouped(group: str | None, count: int, start: int, priority: int = 128) -> list[Candidate]:
+    return [Candidate(start + i, "a::t", priority, group) for i in range(count)]
+
+
+def test_fair_pass_shares_slots_by_weight() -> None:
+    """Weights 3:1 over 8 slots admit 6 and 2, though group a's tasks are all ahead."""
+    cands = grouped("a", 10, 1) + grouped("b", 10, 100)
+    selection = select(cands, fair_inputs(Fairness(weights={"a": 3, "b": 1})))
+    assert [c.group for c in selection.admitted].count("a") == 6
+    assert [c.id for c in selection.admitted if c.group == "b"] == [100, 101]
+    assert selection.shares == {"a": 6, "b": 2}
+
+
+def test_greedy_fill_gives_unused_shares_away() -> None:
+    """A group with less work than its share leaves the rest to others: no slot idles."""
+    cands = grouped("a", 10, 1) + grouped("b", 1, 100)
+    selection = select(cands, fair_inputs(Fairness(weights={"a": 1, "b": 3})))
+    assert sorted(c.id for c in selection.admitted) == [1, 2, 3, 4, 5, 6, 7, 100]
+
+
+def test_running_tasks_count_towards_the_share() -> None:
+    """A group already holding its share starts nothing new while another group waits."""
+    load = Load(total=4, groups={"a": 4})
+    cands = grouped("a", 4, 1) + grouped("b", 4, 100)
+    selection = select(cands, fair_inputs(Fairness(), total=8, load=load))
+    assert [c.id for c in selection.admitted] == [100, 101, 102, 103]
+
+
+def test_minimums_are_granted_before_weights() -> None:
+    """A minimum of 3 for a light group holds against a heavy one."""
+    cands = grouped("a", 10, 1) + grouped("b", 10, 100)
+    fairness = Fairness(weights={"a": 10, "b": 1}, minimums={"b": 3})
+    selection = select(cands, fair_inputs(fairness))
+    assert [c.group for c in selection.admitted].count("b") == 3
+
+
+def test_ungrouped_tasks_share_as_one_group() -> None:
+    """Tasks without a group get one share between them (key "")."""
+    cands = grouped(None, 10, 1) + grouped("b", 10, 100)
+    selection = select(cands, fair_inputs(Fairness()))
+    assert selection.shares == {"": 4, "b": 4}
+
+
+def test_urgent_tasks_skip_the_shares() -> None:
+    """HIGH (the default urgent level) is admitted first even beyond its group's share."""
+    load = Load(total=4, groups={"a": 4})
+    cands = grouped("b", 4, 100) + grouped("a", 2, 1, priority=Priority.HIGH)
+    selection = select(cands, fair_inputs(Fairness(), total=8, load=load))
+    assert [c.id for c in selection.admitted] == [1, 2, 100, 101]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from([None, "g1", "g2", "g3"]), st.integers(0, 255)),
+             max_size=30),
+    st.integers(1, 12),
+    st.dictionaries(st.sampled_from(["g1", "g2"]), st.integers(0, 3), max_size=2),
+)  # fmt: skip
+def test_fair_selection_is_work_conserving_and_keeps_caps(
+    spec: list[tuple[str | None, int]], total: int, group_caps: dict[str, int]
+) -> None:
+    """With only caps in play, fairness admits as many as plain priority order would."""
+    cands = [Candidate(i, "a::t", p, g) for i, (g, p) in enumerate(spec)]
+    caps = Caps(total=total, groups=group_caps)
+    fair = select(cands, Inputs(0.0, caps, Load(), fairness=Fairness(weights={"g1": 2})))
+    plain = select(cands, Inputs(0.0, caps, Load()))
+    assert len(fair.admitted) == len(plain.admitted)
+    for group, cap in group_caps.items():
+        assert sum(c.group == group for c in fair.admitted) <= cap
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"weights": {"a": 0}}, {"default_weight": -1}, {"minimums": {"a": -1}}, {"urgent": 300}],
+)
+def test_bad_fairness_settings_are_refused(options: dict[str, object]) -> None:
+    """Weights must be > 0, minimums >= 0 and the urgent level a priority."""
+    with pytest.raises(TaskmillError):
+        Fairness(**options)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from taskmill import (
     AdmissionState,
     ConfigurationError,
     Domain,
+    Fairness,
     Priority,
     RateLimit,
     Scheduler,
@@ -239,3 +240,39 @@ def test_bad_limits_are_refused() -> None:
         Scheduler(":memory:", pressure_sources={"x": 0.5})  # type: ignore[dict-item]
     with pytest.raises(ConfigurationError, match="rate_limit"):
         Domain("d").task("t", rate_limit=5)  # type: ignore[arg-type]
+
+
+async def test_fair_scheduling_shares_slots_by_group_weight() -> None:
+    """Weights 3:1 over 8 slots run 6 and 2, though 40 tasks of group a come first."""
+    t = Tracker(Domain("d"))
+    fairness = Fairness(weights={"a": 3, "b": 1})
+    async with Scheduler(":memory:", domains=[t.domain], max_concurrency=8,
+                         fairness=fairness) as scheduler:  # fmt: skip
+        handle = scheduler.domain(t.domain)
+        await handle.submit_many(
+            [Submission(Job(f"a-{i}"), group="a") for i in range(40)]
+            + [Submission(Job(f"b-{i}"), group="b") for i in range(12)]
+        )
+        await t.wait_started(8)
+        assert t.running == {"a": 6, "b": 2}
+        assert scheduler.admission.state().group_shares == {"a": 6, "b": 2}
+        t.release.set()
+        await scheduler.wait_idle()
+    assert len(t.started) == 52
+
+
+async def test_a_paused_groups_share_goes_to_the_others() -> None:
+    """With group b paused, group a gets every slot; b's tasks wait, then run on resume."""
+    t = Tracker(Domain("d"))
+    async with Scheduler(":memory:", domains=[t.domain], max_concurrency=4,
+                         fairness=Fairness()) as scheduler:  # fmt: skip
+        await scheduler.pause_group("b")
+        handle = scheduler.domain(t.domain)
+        await handle.submit_many([Submission(Job(f"b-{i}"), group="b") for i in range(4)])
+        await handle.submit_many([Submission(Job(f"a-{i}"), group="a") for i in range(8)])
+        await t.wait_started(4)
+        assert t.running == {"a": 4}
+        await scheduler.resume_group("b")
+        t.release.set()
+        await scheduler.wait_idle()
+    assert sorted(t.started) == sorted([f"a-{i}" for i in range(8)] + [f"b-{i}" for i in range(4)])

@@ -29,6 +29,7 @@ EXPECTED = [
     "Every",
     "Expired",
     "Failed",
+    "Fairness",
     "GroupPaused",
     "GroupResumed",
     "HistoryRecord",

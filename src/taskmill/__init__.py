@@ -6,6 +6,7 @@ Everything public is importable from here (test doubles from :mod:`taskmill.test
 """
 
 from taskmill.admission.aging import Aging
+from taskmill.admission.fair import Fairness
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock, TimerHandle
@@ -104,6 +105,7 @@ __all__ = [
     "Every",
     "Expired",
     "Failed",
+    "Fairness",
     "GroupPaused",
     "GroupResumed",
     "HistoryRecord",

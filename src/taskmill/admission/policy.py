@@ -8,7 +8,8 @@ cheapest first and tokens last (so a token is only taken by a task that will sta
 3. IO budget: the expected IO of what runs plus its own must fit the IO capacity;
 4. rate limits: a token of its type's bucket and of its group's bucket.
 
-A candidate that fails a check is skipped, never blocking the candidates behind it.
+A candidate that fails a check is skipped, never blocking the candidates behind it. With fair
+scheduling the walk takes three passes (urgent, fair shares, greedy fill) over the same checks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from taskmill.admission.fair import UNGROUPED, Fairness
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket
 from taskmill.model.io import NO_IO, IoBudget
@@ -74,6 +76,7 @@ class Inputs:
     group_buckets: Mapping[str, Bucket] = field(default_factory=dict)
     # Bytes that may be in flight per axis (0: not observed yet); None: no IO budgets.
     io_capacity: IoBudget | None = None
+    fairness: Fairness | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,8 @@ class Selection:
     deferred: tuple[Deferred, ...]
     type_buckets: Mapping[str, Bucket]
     group_buckets: Mapping[str, Bucket]
+    shares: Mapping[str, int] = field(default_factory=dict)
+    """With fairness: the slots each group should hold (``""``: ungrouped tasks)."""
 
     @property
     def retry_at(self) -> float | None:
@@ -104,41 +109,107 @@ class Selection:
 def select(candidates: Iterable[Candidate], inputs: Inputs, slots: int | None = None) -> Selection:
     """Admit candidates in order while slots remain; defer the rest with a reason.
 
-    ``slots`` bounds how many are admitted (default: the free global slots).
+    ``slots`` bounds how many are admitted (default: the free global slots). With
+    ``inputs.fairness``, urgent candidates go first, then each group up to its fair share,
+    then whatever is left in order (see :class:`~taskmill.admission.fair.Fairness`).
     """
-    caps, now = inputs.caps, inputs.now
-    total = inputs.load.total
-    domains = dict(inputs.load.domains)
-    groups = dict(inputs.load.groups)
-    type_buckets = dict(inputs.type_buckets)
-    group_buckets = dict(inputs.group_buckets)
-    io = inputs.load.io
-    room = caps.total - total if slots is None else min(slots, caps.total - total)
-    admitted: list[Candidate] = []
-    deferred: list[Deferred] = []
-    for candidate in candidates:
-        if len(admitted) >= room:
-            deferred.append(Deferred(candidate, "no free slot"))
-            continue
-        reason = _over_cap(candidate, caps, domains, groups)
+    walk = _Walk(inputs, slots)
+    fairness = inputs.fairness
+    if fairness is None:
+        for candidate in candidates:
+            walk.offer(candidate)
+        return walk.selection()
+    ordinary: list[Candidate] = []
+    for candidate in candidates:  # the urgent pass
+        if fairness.is_urgent(candidate.priority):
+            walk.offer(candidate)
+        else:
+            ordinary.append(candidate)
+    quotas = _quotas(fairness, inputs, walk, ordinary)
+    over_share: list[Candidate] = []
+    for candidate in ordinary:  # the fair pass
+        share = candidate.group or UNGROUPED
+        if quotas.get(share, 0) <= 0:
+            over_share.append(candidate)
+        elif walk.offer(candidate):
+            quotas[share] -= 1
+    for candidate in over_share:  # the greedy fill
+        walk.offer(candidate)
+    return walk.selection()
+
+
+def _quotas(
+    fairness: Fairness, inputs: Inputs, walk: _Walk, waiting: list[Candidate]
+) -> dict[str, int]:
+    """How many more tasks each group may start in the fair pass."""
+    running = dict(walk.groups)
+    running[UNGROUPED] = walk.total - sum(walk.groups.values())
+    demand = {group: count for group, count in running.items() if count > 0}
+    for candidate in waiting:
+        share = candidate.group or UNGROUPED
+        demand[share] = demand.get(share, 0) + 1
+    caps = {
+        group: cap
+        for group in demand
+        if group != UNGROUPED and (cap := inputs.caps.group_cap(group)) is not None
+    }
+    shares = fairness.shares(inputs.caps.total, demand, caps)
+    walk.shares = shares
+    return {group: share - running.get(group, 0) for group, share in shares.items()}
+
+
+class _Walk:
+    """The running tally of one :func:`select`: what runs, what was admitted, what waits."""
+
+    def __init__(self, inputs: Inputs, slots: int | None) -> None:
+        self.inputs = inputs
+        self.total = inputs.load.total
+        free = inputs.caps.total - self.total
+        self.room = free if slots is None else min(slots, free)
+        self.domains = dict(inputs.load.domains)
+        self.groups = dict(inputs.load.groups)
+        self.type_buckets = dict(inputs.type_buckets)
+        self.group_buckets = dict(inputs.group_buckets)
+        self.io = inputs.load.io
+        self.admitted: list[Candidate] = []
+        self.deferred: list[Deferred] = []
+        self.shares: dict[str, int] = {}
+
+    def offer(self, candidate: Candidate) -> bool:
+        """Admit ``candidate`` if every check passes, else record why it waits."""
+        inputs, now = self.inputs, self.inputs.now
+        if len(self.admitted) >= self.room:
+            self.deferred.append(Deferred(candidate, "no free slot"))
+            return False
+        reason = _over_cap(candidate, inputs.caps, self.domains, self.groups)
         if reason is None and not inputs.throttle.allows(candidate.priority, inputs.pressure):
             reason = f"pressure {inputs.pressure:.2f} holds priority {candidate.priority}"
         if reason is None and inputs.io_capacity is not None:
-            reason = _over_io(candidate.io, io, inputs.io_capacity)
+            reason = _over_io(candidate.io, self.io, inputs.io_capacity)
         if reason is not None:
-            deferred.append(Deferred(candidate, reason))
-            continue
-        waits = _token_waits(candidate, now, type_buckets, group_buckets)
+            self.deferred.append(Deferred(candidate, reason))
+            return False
+        waits = _token_waits(candidate, now, self.type_buckets, self.group_buckets)
         if waits:
-            deferred.append(Deferred(candidate, waits[0][0], max(t for _, t in waits)))
-            continue
-        _take_tokens(candidate, now, type_buckets, group_buckets)
-        admitted.append(candidate)
-        io = io + candidate.io
-        domains[candidate.domain] = domains.get(candidate.domain, 0) + 1
+            self.deferred.append(Deferred(candidate, waits[0][0], max(t for _, t in waits)))
+            return False
+        _take_tokens(candidate, now, self.type_buckets, self.group_buckets)
+        self.admitted.append(candidate)
+        self.total += 1
+        self.io = self.io + candidate.io
+        self.domains[candidate.domain] = self.domains.get(candidate.domain, 0) + 1
         if candidate.group is not None:
-            groups[candidate.group] = groups.get(candidate.group, 0) + 1
-    return Selection(tuple(admitted), tuple(deferred), type_buckets, group_buckets)
+            self.groups[candidate.group] = self.groups.get(candidate.group, 0) + 1
+        return True
+
+    def selection(self) -> Selection:
+        return Selection(
+            tuple(self.admitted),
+            tuple(self.deferred),
+            self.type_buckets,
+            self.group_buckets,
+            self.shares,
+        )
 
 
 def _over_cap(

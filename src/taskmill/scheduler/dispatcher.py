@@ -146,7 +146,9 @@ class Dispatcher:
         gate, store, state = self._gate, self._store, self._state
         inputs = gate.inputs(now)
         skip = gate.prefilter(inputs, types)
-        limit = max(4 * free, 32)
+        # Fair sharing needs the best few of every group, not just the best overall.
+        per_group = None if gate.fairness is None else free + 4
+        limit = max(4 * free, 32) if per_group is None else 1024
         rows = []
         if skip.types and skip.least_urgent >= 0:
             rows = await store.candidates(
@@ -156,6 +158,7 @@ class Dispatcher:
                 limit=limit,
                 aging=gate.aging,
                 now=now,
+                per_group=per_group,
             )
         selection = select(gate.with_learned_io(rows), inputs, slots=free)
         admitted = [c.id for c in selection.admitted]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from taskmill.admission.aging import Aging
+from taskmill.admission.fair import Fairness
 from taskmill.admission.policy import Candidate, Caps, Inputs, Load, Selection
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
@@ -65,6 +66,8 @@ class AdmissionState:
         io_capacity: Bytes that may be in flight per axis (``None``: IO budgets are off).
         io_in_flight: Expected IO of the running tasks, declared or learned.
         learned_io: Mean recorded IO by task type, used for types that declare none.
+        group_shares: With fair scheduling, the slots each group was to hold at the latest
+            dispatch step (``""``: tasks without a group).
     """
 
     pressure: float
@@ -77,6 +80,7 @@ class AdmissionState:
     io_capacity: IoBudget | None = None
     io_in_flight: IoBudget = NO_IO
     learned_io: dict[str, IoBudget] = field(default_factory=dict)
+    group_shares: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-serializable builtins."""
@@ -110,6 +114,7 @@ class AdmissionControl:
         io_budget: float = 0.8,
         io_window: float = 2.0,
         aging: Aging | None = None,
+        fairness: Fairness | None = None,
     ) -> None:
         self._registry = registry
         self._state = RunState(lambda: 0.0)  # a stand-in until the scheduler opens
@@ -129,6 +134,13 @@ class AdmissionControl:
             raise ConfigurationError(f"aging must be a taskmill.Aging or None, got {aging!r}")
         self.aging = aging
         """How waiting raises effective priority (``None``: it does not)."""
+        if fairness is not None and not isinstance(fairness, Fairness):
+            raise ConfigurationError(
+                f"fairness must be a taskmill.Fairness or None, got {fairness!r}"
+            )
+        self.fairness = fairness
+        """How slots are shared between groups (``None``: strictly by priority)."""
+        self._shares: dict[str, int] = {}
         self.set_max_concurrency(max_concurrency)
         self._domain_limits: dict[str, int] = {}
         self._group_limits: dict[str, int] = {}
@@ -255,6 +267,7 @@ class AdmissionControl:
             io_capacity=self.io_capacity(),
             io_in_flight=self._io_in_flight(),
             learned_io=dict(self._learned),
+            group_shares=dict(self._shares),
         )
 
     # --- for the dispatcher --------------------------------------------------------------
@@ -266,6 +279,7 @@ class AdmissionControl:
             self._sources
             or self.sampler is not None
             or self.aging is not None
+            or self.fairness is not None
             or self._effective_domain_limits()
             or self._group_limits
             or self._default_group_limit is not None
@@ -297,6 +311,7 @@ class AdmissionControl:
             type_buckets=self._buckets_for_types(now),
             group_buckets=self._buckets_for_groups(now),
             io_capacity=self.io_capacity(),
+            fairness=self.fairness,
         )
 
     def prefilter(self, inputs: Inputs, types: tuple[str, ...]) -> Prefilter:
@@ -334,6 +349,7 @@ class AdmissionControl:
         """Keep the token buckets as the admitted starts left them."""
         self._type_buckets.update(selection.type_buckets)
         self._group_buckets.update(selection.group_buckets)
+        self._shares = dict(selection.shares)
 
     def with_learned_io(self, candidates: list[Candidate]) -> list[Candidate]:
         """Give candidates that declare no IO the mean IO their type recorded lately."""

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from taskmill.admission.aging import Aging
+from taskmill.admission.fair import Fairness
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
@@ -89,6 +90,8 @@ class Scheduler:
         io_window: Seconds of observed throughput that make up the IO budget.
         aging: Let waiting raise a task's effective priority (``Aging()``: one level per
             minute after five minutes, up to HIGH); ``None`` (the default) turns aging off.
+        fairness: Share the slots between groups by weight (:class:`~taskmill.Fairness`);
+            ``None`` (the default) dispatches strictly by priority.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class Scheduler:
         io_budget: float = 0.8,
         io_window: float = 2.0,
         aging: Aging | None = None,
+        fairness: Fairness | None = None,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -149,6 +153,7 @@ class Scheduler:
             io_budget=io_budget,
             io_window=io_window,
             aging=aging,
+            fairness=fairness,
         )
         """Live admission settings: caps, pressure sources, throttling, rate limits."""
         self._store = _make_store(database, durability, retention)

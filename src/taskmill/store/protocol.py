@@ -259,13 +259,16 @@ class Store(Protocol):
         limit: int,
         aging: Aging | None = None,
         now: float = 0.0,
+        per_group: int | None = None,
     ) -> list[Candidate]:
         """Return ready tasks in dispatch order, as admission candidates.
 
         Only tasks of ``types``, with priority ``<= least_urgent`` and not in
         ``excluded_groups``, and at most ``limit`` of them: the candidates admission chooses
         from. With ``aging``, priorities are the effective ones at ``now`` (paused time not
-        counted), and both the filter and the order use them. Nothing is changed.
+        counted), and both the filter and the order use them. With ``per_group``, at most that
+        many of each group (ungrouped tasks count as one group), for fair sharing. Nothing is
+        changed.
         """
 
     async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:

@@ -193,13 +193,21 @@ class SqliteStore:
         limit: int,
         aging: Aging | None = None,
         now: float = 0.0,
+        per_group: int | None = None,
     ) -> list[Candidate]:
         """Ready tasks, in dispatch order, as admission candidates."""
         types_json = self._types_json(types)
         groups_json = msgspec.json.encode(sorted(excluded_groups))
         return await self._read(
             lambda conn: tasks.candidates(
-                conn, types_json, least_urgent, groups_json, limit, aging=aging, now=now
+                conn,
+                types_json,
+                least_urgent,
+                groups_json,
+                limit,
+                aging=aging,
+                now=now,
+                per_group=per_group,
             )
         )
 

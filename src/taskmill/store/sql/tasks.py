@@ -50,28 +50,48 @@ RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, cr
 
 # ?8 says whether the task ended running: only then is the last attempt's duration known.
 # Admission reads candidates (skipping what the policy rules out wholesale), picks, then claims
-# the ones it admitted by id, if they are still ready.
+# the ones it admitted by id, if they are still ready. Without aging or per-group fetching the
+# planner walks tasks_ready in order.
 CANDIDATES = """
 SELECT id, type, priority, group_key, io_read, io_write, io_rx, io_tx FROM tasks
 WHERE status = 'pending' AND not_before IS NULL
-      AND type IN (SELECT value FROM json_each(?1)) AND priority <= ?2
-      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
-ORDER BY priority, id LIMIT ?4
+      AND type IN (SELECT value FROM json_each(:types)) AND priority <= :least_urgent
+      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(:groups)))
+ORDER BY priority, id LIMIT :limit
 """
 
 # With aging, the effective priority is computed for every ready task (no index gives that
-# order): ?5 is now - grace, ?6 the interval, ?7 the ceiling. A task more urgent than the
-# ceiling keeps its priority.
-AGED_CANDIDATES = """
-SELECT id, type, CASE WHEN aging_from >= ?5 OR priority <= ?7 THEN priority
-                      ELSE max(?7, priority - CAST((?5 - aging_from) / ?6 AS INTEGER)) END
-           AS effective,
-       group_key, io_read, io_write, io_rx, io_tx FROM tasks
-WHERE status = 'pending' AND not_before IS NULL
-      AND type IN (SELECT value FROM json_each(?1)) AND effective <= ?2
-      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(?3)))
-ORDER BY effective, id LIMIT ?4
+# order); :cut is now - grace. A task more urgent than the ceiling keeps its priority.
+_EFFECTIVE = """CASE WHEN aging_from >= :cut OR priority <= :ceiling THEN priority
+    ELSE max(:ceiling, priority - CAST((:cut - aging_from) / :interval AS INTEGER)) END"""
+
+# For fair sharing every group needs its own best candidates: the first :per_group of each.
+_CANDIDATES_BY_GROUP = """
+SELECT id, type, effective, group_key, io_read, io_write, io_rx, io_tx FROM (
+    SELECT id, type, {effective} AS effective, group_key, io_read, io_write, io_rx, io_tx,
+           row_number() OVER (PARTITION BY group_key ORDER BY {effective}, id) AS nth
+    FROM tasks
+    WHERE status = 'pending' AND not_before IS NULL
+          AND type IN (SELECT value FROM json_each(:types))
+          AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(:groups)))
+) WHERE nth <= :per_group AND effective <= :least_urgent
+ORDER BY effective, id LIMIT :limit
 """
+
+_AGED_CANDIDATES = f"""
+SELECT id, type, {_EFFECTIVE} AS effective, group_key, io_read, io_write, io_rx, io_tx FROM tasks
+WHERE status = 'pending' AND not_before IS NULL
+      AND type IN (SELECT value FROM json_each(:types)) AND effective <= :least_urgent
+      AND (group_key IS NULL OR group_key NOT IN (SELECT value FROM json_each(:groups)))
+ORDER BY effective, id LIMIT :limit
+"""
+
+CANDIDATE_QUERIES = {  # by (aging, per group)
+    (False, False): CANDIDATES,
+    (True, False): _AGED_CANDIDATES,
+    (False, True): _CANDIDATES_BY_GROUP.format(effective="priority"),
+    (True, True): _CANDIDATES_BY_GROUP.format(effective=_EFFECTIVE),
+}
 
 CLAIM_IDS = """
 UPDATE tasks SET status = 'running', started_at = ?1,
@@ -265,18 +285,24 @@ def candidates(
     *,
     aging: Aging | None = None,
     now: float = 0.0,
+    per_group: int | None = None,
 ) -> list[Candidate]:
     """Ready tasks in dispatch order, less the types, priorities and groups ruled out.
 
-    With ``aging``, priorities are effective ones at ``now`` and order by them.
+    With ``aging``, priorities are effective ones at ``now`` and order by them; with
+    ``per_group``, at most that many from each group (and of the ungrouped tasks).
     """
-    if aging is None:
-        params: tuple[Any, ...] = (types_json, least_urgent, excluded_groups_json, limit)
-        rows = conn.execute(CANDIDATES, params)
-    else:
-        params = (types_json, least_urgent, excluded_groups_json, limit,
-                  now - aging.grace, aging.interval, aging.ceiling)  # fmt: skip
-        rows = conn.execute(AGED_CANDIDATES, params)
+    params: dict[str, Any] = {
+        "types": types_json,
+        "least_urgent": least_urgent,
+        "groups": excluded_groups_json,
+        "limit": limit,
+        "per_group": per_group,
+    }
+    if aging is not None:
+        params.update(cut=now - aging.grace, interval=aging.interval, ceiling=aging.ceiling)
+    sql = CANDIDATE_QUERIES[aging is not None, per_group is not None]
+    rows = conn.execute(sql, params)
     return [Candidate(r[0], r[1], r[2], r[3], IoBudget.of(r[4], r[5], r[6], r[7])) for r in rows]
 
 
