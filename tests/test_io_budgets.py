@@ -191,7 +191,7 @@ async def test_admission_state_shows_io_capacity_load_and_learned_means() -> Non
     w = Writers(Domain("d"), expected=WRITE)
     sampler = FakeSampler(disk_write=DISK)
     async with Scheduler(":memory:", domains=[w.domain], sampler=sampler) as scheduler:
-        scheduler.admission.remember({"d::light": IoBudget.net(rx=5 * MB)})
+        scheduler.admission.io.remember({"d::light": IoBudget.net(rx=5 * MB)})
         await scheduler.domain(w.domain).submit(Job("w0"))
         await w.wait_started(1)
         state = scheduler.admission.state()
@@ -217,7 +217,7 @@ def test_resource_monitoring_uses_psutil_by_default() -> None:
     from taskmill.resources import PsutilSampler
 
     scheduler = Scheduler(":memory:", resource_monitoring=True)
-    assert isinstance(scheduler.admission.sampler, PsutilSampler)
+    assert isinstance(scheduler.admission.io.sampler, PsutilSampler)
 
 
 @pytest.mark.parametrize(
@@ -225,10 +225,12 @@ def test_resource_monitoring_uses_psutil_by_default() -> None:
     [
         ({"io_budget": 0}, "io_budget"),
         ({"io_budget": 1.5}, "io_budget"),
+        ({"io_budget": "80%"}, "io_budget"),
         ({"io_window": 0}, "io_window"),
+        ({"io_window": float("inf")}, "io_window"),
     ],
 )
-def test_bad_io_options_are_refused(option: dict[str, float], message: str) -> None:
-    """Out-of-range IO budget options raise ConfigurationError naming the option."""
+def test_bad_io_options_are_refused(option: dict[str, object], message: str) -> None:
+    """Out-of-range or mistyped IO budget options raise ConfigurationError naming the option."""
     with pytest.raises(ConfigurationError, match=message):
         Scheduler(":memory:", sampler=FakeSampler(), **option)  # type: ignore[arg-type]

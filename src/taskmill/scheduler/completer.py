@@ -69,7 +69,7 @@ class Completer:
 
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
-        learn = self._gate.learn if self._gate.sampler is not None else None
+        learn = self._gate.io.learn if self._gate.io.enabled else None
         for settlement, running in batch:
             kind = settlement.kind
             # A task that records no IO teaches nothing about its type.

@@ -160,7 +160,7 @@ class Dispatcher:
                 now=now,
                 per_group=per_group,
             )
-        selection = select(gate.with_learned_io(rows), inputs, slots=free)
+        selection = select(gate.io.with_learned(rows), inputs, slots=free)
         admitted = [c.id for c in selection.admitted]
         claimed = await store.claim_ids(admitted, now) if admitted else []
         gate.commit(selection)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
-from taskmill.admission.policy import Candidate, Caps, Inputs, Load, Selection
+from taskmill.admission.policy import Caps, Inputs, Load, Selection
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
 from taskmill.domain import Domain, check_group
@@ -24,6 +24,7 @@ from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.jsonable import json_dict
 from taskmill.resources.sampler import Sampler
+from taskmill.scheduler.io_ledger import IoLedger
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
 
@@ -94,7 +95,7 @@ def _check_limit(value: object, what: str) -> int | None:
 
 
 class AdmissionControl:
-    """Live admission settings: concurrency caps, pressure sources, throttling, rate limits.
+    """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness.
 
     Changes take effect at the next dispatch step; a lowered cap never interrupts running
     tasks, it stops new ones from starting until the running count is under it.
@@ -121,15 +122,8 @@ class AdmissionControl:
         self._type_buckets: dict[str, Bucket] = {}
         self._group_buckets: dict[str, Bucket] = {}
         self._broken_sources: set[str] = set()
-        self._learned: dict[str, IoBudget] = {}
-        if not 0 < io_budget <= 1:
-            raise ConfigurationError(f"io_budget is a fraction in (0, 1], got {io_budget!r}")
-        if not io_window > 0:
-            raise ConfigurationError(f"io_window must be > 0 seconds, got {io_window!r}")
-        self.sampler = sampler
-        """Where observed throughput comes from (``None``: no IO budgets)."""
-        self.io_budget = io_budget
-        self.io_window = io_window
+        self.io = IoLedger(sampler, io_budget=io_budget, io_window=io_window)
+        """IO budgets: the sampler, the capacity it implies, expected and learned IO."""
         if aging is not None and not isinstance(aging, Aging):
             raise ConfigurationError(f"aging must be a taskmill.Aging or None, got {aging!r}")
         self.aging = aging
@@ -264,9 +258,9 @@ class AdmissionControl:
             group_limits=dict(self._group_limits),
             default_group_limit=self._default_group_limit,
             tokens=tokens,
-            io_capacity=self.io_capacity(),
-            io_in_flight=self._io_in_flight(),
-            learned_io=dict(self._learned),
+            io_capacity=self.io.capacity(),
+            io_in_flight=self.io.in_flight(r.claimed for r in self._state.running.values()),
+            learned_io=self.io.learned,
             group_shares=dict(self._shares),
         )
 
@@ -277,7 +271,7 @@ class AdmissionControl:
         """Whether any limit beyond the global cap could hold a ready task back."""
         return bool(
             self._sources
-            or self.sampler is not None
+            or self.io.enabled
             or self.aging is not None
             or self.fairness is not None
             or self._effective_domain_limits()
@@ -296,7 +290,9 @@ class AdmissionControl:
             group = running.claimed.group
             if group is not None:
                 groups[group] = groups.get(group, 0) + 1
-        io = self._io_in_flight() if self.sampler is not None else NO_IO
+        io = NO_IO
+        if self.io.enabled:
+            io = self.io.in_flight(r.claimed for r in self._state.running.values())
         return Inputs(
             now=now,
             caps=Caps(
@@ -310,7 +306,7 @@ class AdmissionControl:
             throttle=self.throttle,
             type_buckets=self._buckets_for_types(now),
             group_buckets=self._buckets_for_groups(now),
-            io_capacity=self.io_capacity(),
+            io_capacity=self.io.capacity(),
             fairness=self.fairness,
         )
 
@@ -351,60 +347,7 @@ class AdmissionControl:
         self._group_buckets.update(selection.group_buckets)
         self._shares = dict(selection.shares)
 
-    def with_learned_io(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Give candidates that declare no IO the mean IO their type recorded lately."""
-        if not self._learned:
-            return candidates
-        return [
-            replace(c, io=self._learned[c.type]) if c.io is NO_IO and c.type in self._learned else c
-            for c in candidates
-        ]
-
-    def learn(self, task_type: str, actual: IoBudget) -> None:
-        """Fold the IO a completed task recorded into its type's running mean (EWMA 0.3)."""
-        known = self._learned.get(task_type)
-        if known is None:
-            self._learned[task_type] = actual
-            return
-        self._learned[task_type] = IoBudget.of(
-            *(
-                round(0.3 * getattr(actual, axis) + 0.7 * getattr(known, axis))
-                for axis in ("disk_read", "disk_write", "net_rx", "net_tx")
-            )
-        )
-
-    def remember(self, learned: Mapping[str, IoBudget]) -> None:
-        """Start from the IO means recovered from history."""
-        self._learned.update(learned)
-
-    def io_capacity(self) -> IoBudget | None:
-        """Bytes that may be in flight per axis; ``None`` without monitoring.
-
-        That is ``io_budget`` of ``io_window`` seconds of the throughput the sampler has
-        seen the device reach.
-        """
-        if self.sampler is None:
-            return None
-        sample = self.sampler.latest()
-        scale = self.io_budget * self.io_window
-        return IoBudget.of(
-            int(scale * sample.peak_disk_read),
-            int(scale * sample.peak_disk_write),
-            int(scale * sample.peak_net_rx),
-            int(scale * sample.peak_net_tx),
-        )
-
     # --- internals -----------------------------------------------------------------------
-
-    def _io_in_flight(self) -> IoBudget:
-        io = NO_IO
-        for running in self._state.running.values():
-            expected = running.claimed.expected_io
-            if expected is NO_IO:
-                expected = self._learned.get(running.claimed.type, NO_IO)
-            if expected is not NO_IO:
-                io = io + expected
-        return io
 
     def _effective_domain_limits(self) -> dict[str, int]:
         limits = {

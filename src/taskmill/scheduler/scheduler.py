@@ -155,7 +155,7 @@ class Scheduler:
             aging=aging,
             fairness=fairness,
         )
-        """Live admission settings: caps, pressure sources, throttling, rate limits."""
+        """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness."""
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._bus = EventBus()
@@ -207,8 +207,8 @@ class Scheduler:
         await self._store.open()
         try:
             report = await self._store.recover(self._clock.now())
-            if self.admission.sampler is not None:
-                self.admission.remember(await self._store.recent_io())
+            if self.admission.io.enabled:
+                self.admission.io.remember(await self._store.recent_io())
         except BaseException:
             await self._store.close()
             raise
@@ -227,8 +227,8 @@ class Scheduler:
             gate=self.admission,
             recovered=report,
         )
-        if self.admission.sampler is not None:
-            self.admission.sampler.start()
+        if self.admission.io.sampler is not None:
+            self.admission.io.sampler.start()
         self._phase = "open"
 
     async def run(self) -> None:
@@ -278,8 +278,8 @@ class Scheduler:
         finally:
             self._phase = "closed"
             self._bus.close()
-            if self.admission.sampler is not None:
-                self.admission.sampler.stop()
+            if self.admission.io.sampler is not None:
+                self.admission.io.sampler.stop()
             if self._parts is not None:
                 self._parts.threads.shutdown(wait=False, cancel_futures=True)
             try:
