@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from taskmill import Aging, ConfigurationError, Domain, Priority, Scheduler, TaskmillError
+from taskmill import (
+    Aging,
+    ConfigurationError,
+    Domain,
+    Fairness,
+    Priority,
+    Scheduler,
+    TaskmillError,
+)
 from taskmill.testing import FakeClock
 
 # Default aging: 300 s grace, then one level per 60 s. IDLE (255) is more urgent than
@@ -35,13 +43,14 @@ async def run_order(
     *,
     aging: Aging | None = Aging(),  # noqa: B008 - frozen
     fresh: int = Priority.NORMAL,
+    fairness: Fairness | None = None,
 ) -> list[str]:
     """Submit an IDLE task, let ``waited`` seconds pass, submit a fresh one; return run order."""
     ran: list[str] = []
     domain = make_domain(ran)
     clock = FakeClock()
     scheduler = Scheduler(":memory:", domains=[domain], max_concurrency=1, clock=clock,
-                          aging=aging)  # fmt: skip
+                          aging=aging, fairness=fairness)  # fmt: skip
     await scheduler.open()
     handle = scheduler.domain(domain)
     await handle.submit(Job("old"), priority=Priority.IDLE)
@@ -66,6 +75,16 @@ async def test_an_aged_idle_task_overtakes_a_fresh_normal_one(
 ) -> None:
     """After the grace period an IDLE task gains a level a minute until it passes NORMAL."""
     assert await run_order(waited) == order
+
+
+@pytest.mark.parametrize(
+    ("waited", "order"), [(7919.0, ["fresh", "old"]), (7980.0, ["old", "fresh"])]
+)
+async def test_aging_orders_candidates_under_fair_scheduling(
+    waited: float, order: list[str]
+) -> None:
+    """With fair scheduling on as well, the per-group candidates are read by effective priority."""
+    assert await run_order(waited, fairness=Fairness()) == order
 
 
 async def test_without_aging_priority_alone_decides() -> None:
