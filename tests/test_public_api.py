@@ -39,6 +39,7 @@ EXPECTED = [
     "InvalidPriorityError",
     "InvalidRetryPolicyError",
     "InvalidScheduleError",
+    "InvalidTagError",
     "InvalidTimeError",
     "IoBudget",
     "MemoryStore",

@@ -26,6 +26,7 @@ from taskmill.model.errors import ConfigurationError, DuplicateTaskTypeError, In
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.retry import PermanentError, RetryPolicy
+from taskmill.model.tags import Tags, check_tags
 from taskmill.model.timing import TtlFrom, check_ttl_from, seconds
 from taskmill.payload import PayloadCodec
 
@@ -163,6 +164,7 @@ class Domain:
         ttl: Default time to live of its tasks (seconds or timedelta).
         ttl_from: When their TTL starts: ``"submission"`` or ``"first_attempt"``.
         max_concurrency: How many of its tasks may run at once (``None``: no cap of its own).
+        tags: Default tags of its tasks; a submission's own tags win on a shared key.
     """
 
     def __init__(
@@ -175,6 +177,7 @@ class Domain:
         ttl: float | timedelta | None = None,
         ttl_from: TtlFrom | None = None,
         max_concurrency: int | None = None,
+        tags: Tags | None = None,
     ) -> None:
         self.name = check_name(name, "domain")
         if max_concurrency is not None and (
@@ -194,6 +197,7 @@ class Domain:
         self.group = check_group(group)
         self.ttl = None if ttl is None else seconds(ttl, "ttl", allow_zero=False)
         self.ttl_from = None if ttl_from is None else check_ttl_from(ttl_from)
+        self.tags = check_tags(tags or {}, what=f"domain {name!r} tags")
         self._tasks: dict[str, TaskType[Any]] = {}
         self.version = 0
         """Bumped by each registration, so registries know to refresh."""

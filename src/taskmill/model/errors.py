@@ -14,6 +14,7 @@ TaskmillError
 │   ├── InvalidIoBudgetError               negative byte counts
 │   ├── InvalidTimeError                   naive run_at, negative delay, TTL <= 0, ...
 │   ├── InvalidScheduleError               bad cron expression, interval <= 0, unknown zone
+│   ├── InvalidTagError                    a tag key or value too long, too many tags, ...
 │   └── DuplicateTaskTypeError             a task name registered twice
 ├── SubmitError                            a submission was refused; nothing was stored
 │   ├── UnknownTaskTypeError (LookupError) the payload's type has no registered task
@@ -76,6 +77,10 @@ class InvalidTimeError(ConfigurationError):
 
 class InvalidScheduleError(ConfigurationError):
     """A recurring schedule is malformed: a bad cron expression, an interval <= 0, ..."""
+
+
+class InvalidTagError(ConfigurationError):
+    """Tags are malformed: not strings, an empty or too long key or value, more than 32."""
 
 
 class DuplicateTaskTypeError(ConfigurationError):

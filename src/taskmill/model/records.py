@@ -46,6 +46,7 @@ class TaskRecord(_Record):
             ``"domain"``, ``"group"`` (empty unless paused).
         expires_at: When the task expires unless it has started by then.
         schedule_id: The recurring schedule this task is an occurrence of.
+        tags: The task's tags (key to value).
     """
 
     id: int
@@ -65,6 +66,7 @@ class TaskRecord(_Record):
     paused_for: tuple[str, ...] = ()
     expires_at: float | None = None
     schedule_id: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class HistoryRecord(_Record):
         retried_as: For a dead letter retried with ``retry_dead_letter``, the new task's id.
         group: The task's group, if any.
         schedule_id: The recurring schedule the task was an occurrence of.
+        tags: The task's tags.
     """
 
     seq: int
@@ -113,6 +116,7 @@ class HistoryRecord(_Record):
     retried_as: int | None = None
     group: str | None = None
     schedule_id: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,7 @@ class ScheduleRecord(_Record):
         current_task: Id of the latest occurrence.
         status: ``"active"``, ``"paused"``, ``"completed"`` or ``"cancelled"``.
         created_at: When the schedule was submitted.
+        tags: Tags of its occurrences.
     """
 
     id: int
@@ -154,6 +159,7 @@ class ScheduleRecord(_Record):
     current_task: int | None
     status: str
     created_at: float
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

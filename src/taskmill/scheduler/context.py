@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import IoBudget, check_bytes
+from taskmill.model.tags import decode_tags
 
 _token_lock = threading.Lock()
 
@@ -101,6 +104,7 @@ class TaskContext:
         attempt: 1 on the first attempt, 2 on the first retry, ...
         cancel_token: Set when the scheduler wants the task to stop.
         progress: Report progress here: ``ctx.progress.report(0.5, "halfway")``.
+        tags: The task's tags (a read-only mapping).
     """
 
     __slots__ = (
@@ -108,6 +112,8 @@ class TaskContext:
         "_disk_write",
         "_net_rx",
         "_net_tx",
+        "_tags",
+        "_tags_json",
         "attempt",
         "cancel_token",
         "id",
@@ -119,7 +125,15 @@ class TaskContext:
     )
 
     def __init__(
-        self, *, id: int, type: str, key: str, label: str, priority: int, attempt: int
+        self,
+        *,
+        id: int,
+        type: str,
+        key: str,
+        label: str,
+        priority: int,
+        attempt: int,
+        tags_json: bytes | str | None = None,
     ) -> None:
         self.id = id
         self.type = type
@@ -130,6 +144,15 @@ class TaskContext:
         self.cancel_token = CancelToken()
         self.progress = Progress()
         self._disk_read = self._disk_write = self._net_rx = self._net_tx = 0
+        self._tags_json = tags_json
+        self._tags: Mapping[str, str] | None = None
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        """The task's tags (decoded on first use)."""
+        if self._tags is None:
+            self._tags = MappingProxyType(decode_tags(self._tags_json))
+        return self._tags
 
     def __repr__(self) -> str:
         return f"TaskContext(id={self.id}, type={self.type!r}, attempt={self.attempt})"

@@ -21,7 +21,7 @@ from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt, Runner, Running
 from taskmill.scheduler.state import RunState
-from taskmill.store.protocol import Cancellation, Changes, Store
+from taskmill.store.protocol import Cancellation, Changes, Store, TagSelector
 
 _SCAN_PAGE = 1000
 
@@ -131,6 +131,10 @@ class Control:
         """Cancel every active task of a domain; return how many."""
         name = self._registry.domain(domain).name
         return self._apply(await self._store.cancel(self._clock.now(), domain=name))
+
+    async def cancel_tagged(self, selector: TagSelector) -> int:
+        """Cancel every active task carrying a tag; return how many."""
+        return self._apply(await self._store.cancel(self._clock.now(), tagged=selector))
 
     async def cancel_where(self, predicate: Callable[[TaskRecord], bool]) -> int:
         """Cancel every active task for which ``predicate(record)`` is true; return how many.

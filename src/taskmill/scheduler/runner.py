@@ -128,6 +128,7 @@ class Runner:
             label=claimed.label,
             priority=claimed.priority,
             attempt=claimed.retry_count + 1,
+            tags_json=claimed.tags,
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running

@@ -22,11 +22,17 @@ from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
-from taskmill.model.errors import ConfigurationError, ScheduleNotFoundError, SchedulerStateError
+from taskmill.model.errors import (
+    ConfigurationError,
+    InvalidTagError,
+    ScheduleNotFoundError,
+    SchedulerStateError,
+)
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
+from taskmill.model.tags import Tags, check_tags
 from taskmill.model.timing import seconds
 from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.events import DEFAULT_BUFFER, EventBus, Subscription
@@ -37,7 +43,7 @@ from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.state import RunState
 from taskmill.scheduler.submission import DomainHandle, Limits, Submitter
 from taskmill.store.memory import MemoryStore
-from taskmill.store.protocol import Changes, NewSchedule, NewTask, Store
+from taskmill.store.protocol import Changes, NewSchedule, NewTask, Store, TagSelector
 from taskmill.store.sqlite import SqliteStore
 
 logger = logging.getLogger("taskmill")
@@ -433,6 +439,19 @@ class Scheduler:
         self._require_open()
         return await self._require_parts().control.cancel_domain(domain)
 
+    async def cancel_tagged(
+        self, key: str, value: str | None = None, *, prefix: bool = False
+    ) -> int:
+        """Cancel every active task with tag ``key`` (of ``value``, if given); return how many.
+
+        With ``prefix=True``, ``key`` is the start of tag keys: ``cancel_tagged("upload.",
+        prefix=True)`` cancels tasks with ``upload.user``, ``upload.batch``, ... Characters
+        such as ``%`` and ``_`` in the prefix match only themselves.
+        """
+        self._require_open()
+        selector = TagSelector(_tag_text(key, "tag key"), _tag_value(value), bool(prefix))
+        return await self._require_parts().control.cancel_tagged(selector)
+
     async def cancel_where(self, predicate: Callable[[TaskRecord], bool]) -> int:
         """Cancel every active task for which ``predicate(record)`` is true; return how many."""
         self._require_open()
@@ -536,11 +555,20 @@ class Scheduler:
         return await self._store.get_history(task_id)
 
     async def list_tasks(
-        self, *, status: TaskStatus | str | None = None, limit: int = 100
+        self,
+        *,
+        status: TaskStatus | str | None = None,
+        limit: int = 100,
+        tags: Tags | None = None,
     ) -> list[TaskRecord]:
-        """Return active tasks in dispatch order, optionally only those of ``status``."""
+        """Return active tasks in dispatch order.
+
+        Only those of ``status``, if given, and carrying every tag in ``tags``.
+        """
         self._require_open()
-        return await self._store.list_tasks(status=_status(status), limit=_limit(limit))
+        return await self._store.list_tasks(
+            status=_status(status), limit=_limit(limit), tags=_tag_filter(tags)
+        )
 
     async def list_history(
         self,
@@ -548,12 +576,26 @@ class Scheduler:
         status: TaskStatus | str | None = None,
         limit: int = 100,
         before: int | None = None,
+        tags: Tags | None = None,
     ) -> list[HistoryRecord]:
-        """Return history records newest first; pass the last ``seq`` as ``before`` to page."""
+        """Return history records newest first; pass the last ``seq`` as ``before`` to page.
+
+        Only those of ``status``, if given, and carrying every tag in ``tags``.
+        """
         self._require_open()
         return await self._store.list_history(
-            status=_status(status), limit=_limit(limit), before=before
+            status=_status(status), limit=_limit(limit), before=before, tags=_tag_filter(tags)
         )
+
+    async def count_by_tag(self, key: str) -> dict[str, int]:
+        """Return how many active tasks carry each value of tag ``key``."""
+        self._require_open()
+        return await self._store.count_by_tag(_tag_text(key, "tag key"))
+
+    async def tag_values(self, key: str) -> list[str]:
+        """Return the distinct values of tag ``key`` among active tasks, sorted."""
+        self._require_open()
+        return await self._store.tag_values(_tag_text(key, "tag key"))
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status."""
@@ -607,3 +649,19 @@ def _limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
     return limit
+
+
+def _tag_filter(tags: Tags | None) -> dict[str, str] | None:
+    return None if tags is None else check_tags(tags, what="tag filter")
+
+
+def _tag_text(text: object, what: str) -> str:
+    if not isinstance(text, str) or not text:
+        raise InvalidTagError(f"{what} must be a non-empty str, got {text!r}")
+    return text
+
+
+def _tag_value(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidTagError(f"a tag value must be a str (or None for any), got {value!r}")
+    return value

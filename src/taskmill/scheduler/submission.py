@@ -21,6 +21,7 @@ from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.priority import check_priority
 from taskmill.model.recurring import Cron, Every, Recurrence, first_occurrence
 from taskmill.model.retry import RetryPolicy
+from taskmill.model.tags import Tags, check_tags, encode_tags, merge_tags
 from taskmill.model.timing import TtlFrom, check_ttl_from, instant, seconds
 from taskmill.payload import default_key
 from taskmill.scheduler.registry import Registry
@@ -50,6 +51,7 @@ class Submission:
     run_at: datetime | None = None
     ttl: float | timedelta | None = None
     ttl_from: TtlFrom | None = None
+    tags: Tags | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         )
     ttl = _ttl(item, task_type, limits)
     ttl_from = item.ttl_from or task_type.ttl_from or "submission"
+    defaults = task_type.domain.tags
+    tags = defaults if item.tags is None else merge_tags(defaults, check_tags(item.tags))
     return NewTask(
         type=name,
         key=key,
@@ -99,6 +103,7 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         group=task_type.group if item.group is None else check_group(item.group),
         ttl=ttl,
         ttl_from_start=ttl is not None and check_ttl_from(ttl_from) == "first_attempt",
+        tags=encode_tags(tags),
     )
 
 
@@ -254,6 +259,7 @@ class DomainHandle:
         ttl: float | timedelta | None = None,
         ttl_from: TtlFrom | None = None,
         recurring: Recurrence | None = None,
+        tags: Tags | None = None,
     ) -> SubmitOutcome:
         """Store one task; return once it is committed.
 
@@ -274,6 +280,8 @@ class DomainHandle:
             ttl_from: Count the TTL from ``"submission"`` (default) or ``"first_attempt"``.
             recurring: ``Every(...)`` or ``Cron(...)``: store a schedule whose
                 occurrences are tasks like this one; the outcome's id is the schedule's.
+            tags: Key/value labels (str to str, at most 32) to find, count and cancel
+                tasks by; merged over the domain's default tags.
 
         Returns:
             :class:`~taskmill.Inserted`, :class:`~taskmill.Duplicate` or
@@ -286,7 +294,7 @@ class DomainHandle:
         """
         item = Submission(
             payload, task, priority, key, label, retry, expected_io, group, run_after, run_at,
-            ttl, ttl_from,
+            ttl, ttl_from, tags,
         )  # fmt: skip
         return await self._submitter.one(self.domain, item, recurring)
 

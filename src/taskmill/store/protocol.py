@@ -17,7 +17,7 @@ Semantics every store must honour:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -47,6 +47,20 @@ class NewTask:
     ttl: float | None = None
     ttl_from_start: bool = False
     schedule_id: int | None = None
+    tags: bytes | None = None  # a JSON object, sorted keys; None: no tags
+
+
+@dataclass(frozen=True, slots=True)
+class TagSelector:
+    """Which tagged tasks an operation applies to.
+
+    ``key`` is a tag key, or with ``prefix`` the start of tag keys; ``value`` (if set) must
+    match exactly.
+    """
+
+    key: str
+    value: str | None = None
+    prefix: bool = False
 
 
 @dataclass(slots=True)
@@ -82,6 +96,7 @@ class ClaimedTask:
     group: str | None = None
     expires_at: float | None = None
     schedule_id: int | None = None
+    tags: bytes | None = None
 
 
 class SettleKind(StrEnum):
@@ -337,9 +352,14 @@ class Store(Protocol):
         """
 
     async def cancel(
-        self, now: float, *, ids: Sequence[int] = (), domain: str | None = None
+        self,
+        now: float,
+        *,
+        ids: Sequence[int] = (),
+        domain: str | None = None,
+        tagged: TagSelector | None = None,
     ) -> Cancellation:
-        """Cancel the active tasks with these ids, or of this domain.
+        """Cancel the active tasks with these ids, of this domain, or carrying this tag.
 
         Tasks not running go to history at once; running ones are returned for the caller
         to interrupt.
@@ -359,14 +379,29 @@ class Store(Protocol):
         """Return the history records of this task id, oldest first."""
 
     async def list_tasks(
-        self, *, status: TaskStatus | None = None, limit: int = 100
+        self,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 100,
+        tags: Mapping[str, str] | None = None,
     ) -> list[TaskRecord]:
-        """Return active tasks (optionally of one status) in dispatch order."""
+        """Return active tasks (optionally of one status, with all ``tags``) in dispatch order."""
 
     async def list_history(
-        self, *, status: TaskStatus | None = None, limit: int = 100, before: int | None = None
+        self,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[HistoryRecord]:
         """Return history records, newest first; ``before`` pages by ``seq``."""
+
+    async def count_by_tag(self, key: str) -> dict[str, int]:
+        """Return how many active tasks carry each value of tag ``key``."""
+
+    async def tag_values(self, key: str) -> list[str]:
+        """Return the distinct values of tag ``key`` among active tasks, sorted."""
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status (zero counts omitted)."""

@@ -6,10 +6,10 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -37,10 +37,12 @@ from taskmill.store.protocol import (
     RecoveryReport,
     Scope,
     Settlement,
+    TagSelector,
     not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
 from taskmill.store.sql import control, records, schedules, tasks
+from taskmill.store.sql import tags as tag_sql
 from taskmill.store.writer import Writer
 
 T = TypeVar("T")
@@ -252,10 +254,15 @@ class SqliteStore:
         return await self._write(lambda conn: tasks.expire(conn, now))
 
     async def cancel(
-        self, now: float, *, ids: Sequence[int] = (), domain: str | None = None
+        self,
+        now: float,
+        *,
+        ids: Sequence[int] = (),
+        domain: str | None = None,
+        tagged: TagSelector | None = None,
     ) -> Cancellation:
-        """Cancel tasks by id or domain; return the running ones for the caller to stop."""
-        return await self._write(lambda conn: tasks.cancel(conn, now, ids, domain))
+        """Cancel tasks by id, domain or tag; return the running ones for the caller to stop."""
+        return await self._write(lambda conn: tasks.cancel(conn, now, ids, domain, tagged))
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again under a new id."""
@@ -263,7 +270,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> SubmitOutcome:
             row = conn.execute(
                 "SELECT seq, status, retried_as, type, key, label, priority, payload, "
-                "retry_policy, io_read, io_write, io_rx, io_tx, group_key FROM history "
+                "retry_policy, io_read, io_write, io_rx, io_tx, group_key, tags FROM history "
                 "WHERE id = ? ORDER BY seq DESC LIMIT 1",
                 (task_id,),
             ).fetchone()
@@ -285,6 +292,7 @@ class SqliteStore:
                 retry_policy=row[8],
                 expected_io=IoBudget.of(row[9], row[10], row[11], row[12]),
                 group=row[13],
+                tags=row[14],
             )
             outcome = tasks.submit(conn, [task], now)[0]
             if isinstance(outcome, Inserted):
@@ -378,10 +386,18 @@ class SqliteStore:
         return await self._read(op)
 
     async def list_tasks(
-        self, *, status: TaskStatus | None = None, limit: int = 100
+        self,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 100,
+        tags: Mapping[str, str] | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks in dispatch order."""
-        where, params = ("", ()) if status is None else ("WHERE status = ?", (str(status),))
+        clauses, params = tag_sql.tasks_filter(tags or {})
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(str(status))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
         def op(conn: sqlite3.Connection) -> list[TaskRecord]:
             rows = conn.execute(
@@ -393,11 +409,15 @@ class SqliteStore:
         return await self._read(op)
 
     async def list_history(
-        self, *, status: TaskStatus | None = None, limit: int = 100, before: int | None = None
+        self,
+        *,
+        status: TaskStatus | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first, ``before`` a ``seq`` to page."""
-        clauses: list[str] = []
-        params: list[Any] = []
+        clauses, params = tag_sql.history_filter(tags or {})
         if status is not None:
             clauses.append("status = ?")
             params.append(str(status))
@@ -414,6 +434,14 @@ class SqliteStore:
             return [records.history_record(row) for row in rows]
 
         return await self._read(op)
+
+    async def count_by_tag(self, key: str) -> dict[str, int]:
+        """Return how many active tasks carry each value of tag ``key``."""
+        return await self._read(lambda conn: tag_sql.count_by_value(conn, key))
+
+    async def tag_values(self, key: str) -> list[str]:
+        """Return the distinct values of tag ``key`` among active tasks."""
+        return await self._read(lambda conn: tag_sql.values(conn, key))
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return how many active tasks are in each status."""

@@ -10,6 +10,7 @@ import msgspec
 from taskmill.model.io import IoBudget
 from taskmill.model.records import HistoryRecord, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
+from taskmill.model.tags import decode_tags
 from taskmill.store.protocol import Ended
 
 _decode_json = msgspec.json.decode
@@ -20,15 +21,15 @@ REASON_NAMES = ((PREEMPTED, "preempted"), (GLOBAL, "global"), (DOMAIN, "domain")
 
 TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, created_at,
     started_at, not_before, last_error, io_read, io_write, io_rx, io_tx,
-    group_key, pause_reasons, expires_at, schedule_id"""
+    group_key, pause_reasons, expires_at, schedule_id, tags"""
 
 HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
     created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
     actual_read, actual_write, actual_rx, actual_tx, retried_as, group_key, schedule_id,
-    duration"""
+    duration, tags"""
 
 SCHEDULE_COLUMNS = """id, type, key, label, priority, group_key, every, fixed_rate, cron, tz,
-    max_occurrences, occurrences, next_at, current_task, status, created_at"""
+    max_occurrences, occurrences, next_at, current_task, status, created_at, tags"""
 
 ENDED_COLUMNS = "id, type, key, label, priority"
 
@@ -58,6 +59,7 @@ def task_record(row: Sequence[Any]) -> TaskRecord:
         paused_for=reasons(row[17]),
         expires_at=row[18],
         schedule_id=row[19],
+        tags=decode_tags(row[20]),
     )
 
 
@@ -83,6 +85,7 @@ def history_record(row: Sequence[Any]) -> HistoryRecord:
         retried_as=row[21],
         group=row[22],
         schedule_id=row[23],
+        tags=decode_tags(row[25]),
     )
 
 
@@ -105,6 +108,7 @@ def schedule_record(row: Sequence[Any]) -> ScheduleRecord:
         current_task=row[13],
         status=row[14],
         created_at=row[15],
+        tags=decode_tags(row[16]),
     )
 
 

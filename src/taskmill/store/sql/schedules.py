@@ -25,7 +25,7 @@ _LIVE = "status IN ('active', 'paused')"
 
 _TEMPLATE = """id, type, key, label, priority, group_key, payload, retry_policy, ttl,
     ttl_from_start, io_read, io_write, io_rx, io_tx, every, fixed_rate, cron, tz,
-    max_occurrences, occurrences, next_at, current_task"""
+    max_occurrences, occurrences, next_at, current_task, tags"""
 
 
 def add(conn: sqlite3.Connection, schedule: NewSchedule, now: float) -> SubmitOutcome:
@@ -41,12 +41,12 @@ def add(conn: sqlite3.Connection, schedule: NewSchedule, now: float) -> SubmitOu
     conn.execute(
         "INSERT INTO schedules (id, type, key, label, priority, group_key, payload, "
         "retry_policy, ttl, ttl_from_start, io_read, io_write, io_rx, io_tx, every, "
-        "fixed_rate, cron, tz, max_occurrences, next_at, status, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+        "fixed_rate, cron, tz, max_occurrences, next_at, status, created_at, tags) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
         (schedule_id, t.type, t.key, t.label, t.priority, t.group, t.payload, t.retry_policy,
          t.ttl, int(t.ttl_from_start), io.disk_read, io.disk_write, io.net_rx, io.net_tx,
          schedule.every, int(schedule.fixed_rate), schedule.cron, schedule.tz,
-         schedule.max_occurrences, schedule.first_at, now),
+         schedule.max_occurrences, schedule.first_at, now, t.tags),
     )  # fmt: skip
     return Inserted(schedule_id)
 
@@ -76,7 +76,7 @@ def fire(conn: sqlite3.Connection, now: float) -> Changes:
 def _fire_one(conn: sqlite3.Connection, row: Any, now: float, changes: Changes) -> None:
     (schedule_id, task_type, key, label, priority, group, payload, retry_policy, ttl,
      ttl_from_start, io_read, io_write, io_rx, io_tx, every, fixed_rate, cron, tz,
-     max_occurrences, occurrences, due_at, current) = row  # fmt: skip
+     max_occurrences, occurrences, due_at, current, tags) = row  # fmt: skip
     delay_mode = every is not None and not fixed_rate
     waiting = _not_started(conn, current)
     if waiting is not None:
@@ -99,6 +99,7 @@ def _fire_one(conn: sqlite3.Connection, row: Any, now: float, changes: Changes) 
         ttl=ttl,
         ttl_from_start=bool(ttl_from_start),
         schedule_id=schedule_id,
+        tags=tags,
     )
     [outcome] = tasks.submit(conn, [occurrence], now)
     done = max_occurrences is not None and number >= max_occurrences

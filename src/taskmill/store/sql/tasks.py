@@ -22,16 +22,17 @@ from taskmill.store.protocol import (
     RecoveryReport,
     SettleKind,
     Settlement,
+    TagSelector,
 )
-from taskmill.store.sql import control, schedules
+from taskmill.store.sql import control, schedules, tags
 from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
 
 INSERT = """
 INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
                    created_at, not_before, io_read, io_write, io_rx, io_tx, group_key,
                    pause_reasons, ttl, ttl_from_start, expires_at, schedule_id, aging_from,
-                   paused_since)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   paused_since, tags)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
@@ -45,7 +46,7 @@ WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NUL
              AND type IN (SELECT value FROM json_each(?2))
              ORDER BY priority, id LIMIT ?3)
 RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
-          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags
 """
 
 # ?8 says whether the task ended running: only then is the last attempt's duration known.
@@ -99,7 +100,7 @@ UPDATE tasks SET status = 'running', started_at = ?1,
                       ELSE expires_at END
 WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending' AND not_before IS NULL
 RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
-          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags
 """
 
 TO_HISTORY = """
@@ -107,11 +108,11 @@ INSERT INTO history (id, type, key, label, priority, status, payload, retry_coun
                      retry_policy, created_at, started_at, finished_at, last_error,
                      io_read, io_write, io_rx, io_tx,
                      actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id,
-                     duration)
+                     duration, tags)
 SELECT id, type, key, label, priority, ?1, payload, retry_count,
        retry_policy, created_at, started_at, ?2, coalesce(?3, last_error),
        io_read, io_write, io_rx, io_tx, ?4, ?5, ?6, ?7, group_key, schedule_id,
-       CASE WHEN ?8 THEN max(0.0, ?2 - started_at) END
+       CASE WHEN ?8 THEN max(0.0, ?2 - started_at) END, tags
 FROM tasks WHERE id = ?9
 """
 
@@ -179,7 +180,8 @@ def submit_requests(
                  "paused" if reasons else "pending", t.payload, t.retry_policy, now,
                  t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
                  reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
-                 now if t.not_before is None else t.not_before, now if reasons else None)
+                 now if t.not_before is None else t.not_before, now if reasons else None,
+                 t.tags)
             )  # fmt: skip
             active[key] = [next_id, t.priority, TaskStatus.PENDING]  # for later requests
             next_id += 1
@@ -334,7 +336,7 @@ def claim_ids(conn: sqlite3.Connection, ids_json: bytes, now: float) -> list[Cla
 def _claimed(r: Sequence[Any]) -> ClaimedTask:
     io = IoBudget.of(r[9], r[10], r[11], r[12])
     return ClaimedTask(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], io, r[13], r[14], r[15]
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], io, r[13], r[14], r[15], r[16]
     )
 
 
@@ -450,13 +452,20 @@ def end_tasks(
 
 
 def cancel(
-    conn: sqlite3.Connection, now: float, ids: Sequence[int], domain: str | None
+    conn: sqlite3.Connection,
+    now: float,
+    ids: Sequence[int],
+    domain: str | None,
+    tagged: TagSelector | None = None,
 ) -> Cancellation:
-    """Cancel tasks by id or domain: the ones not running go to history at once."""
+    """Cancel tasks by id, domain or tag: the ones not running go to history at once."""
     select = f"SELECT {ENDED_COLUMNS}, schedule_id, status FROM tasks"
     if domain is not None:
         rows = conn.execute(f"{select} WHERE {control.DOMAIN_FILTER}", control.domain_range(domain))
         found = rows.fetchall()
+    elif tagged is not None:
+        clause, params = tags.selector_clause(tagged)
+        found = conn.execute(f"{select} WHERE id IN ({clause})", params).fetchall()
     else:
         found = []
         for start in range(0, len(ids), _LOOKUP_CHUNK):
