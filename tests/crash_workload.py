@@ -1,6 +1,6 @@
 """The workload of the crash tests, run in a child process that the test kills with SIGKILL.
 
-Usage: python crash_workload.py DATABASE [basic|recurring|preemption]
+Usage: python crash_workload.py DATABASE [basic|recurring|preemption|requeue]
 
 It prints ``started <id> <attempt>`` when an executor starts, ``completed <id>`` once a
 completion is committed and ``preempted <id>`` once a preemption is, so the parent knows
@@ -45,6 +45,11 @@ class Urgent:
     n: int
 
 
+@dataclass
+class Hold:
+    version: str
+
+
 def make_domain(block_forever: bool) -> Domain:
     """The crash domain; with block_forever, 'block' tasks retry once then hang."""
     domain = Domain("crash", retry=RetryPolicy.fixed(0.0, max_retries=5))
@@ -67,6 +72,12 @@ def make_domain(block_forever: bool) -> Domain:
         if block_forever:
             await asyncio.Event().wait()
 
+    @domain.task("hold", key=lambda job: "held")
+    async def hold(job: Hold, ctx: TaskContext) -> None:
+        print(f"started {ctx.id} {ctx.attempt} {job.version}", flush=True)
+        if block_forever:
+            await asyncio.Event().wait()
+
     return domain
 
 
@@ -83,6 +94,8 @@ async def main(database: str, mode: str) -> None:
             await handle.submit(Beat("heartbeat"), recurring=Every(0.005, fixed_rate=True))
         elif mode == "preemption":
             await handle.submit_many([Work(1000 + n, block=True) for n in range(CONCURRENCY)])
+        elif mode == "requeue":
+            await handle.submit(Hold("v1"))
         print("ready", flush=True)
         blocking = 0
         async for event in events:
@@ -90,6 +103,9 @@ async def main(database: str, mode: str) -> None:
                 print(f"completed {event.task.id}", flush=True)
             elif isinstance(event, Preempted):
                 print(f"preempted {event.task.id} by {event.by}", flush=True)
+            elif mode == "requeue" and isinstance(event, Dispatched):
+                outcome = await handle.submit(Hold("v2"))  # a duplicate of the running task
+                print(f"{outcome.kind} {outcome.id}", flush=True)
             elif isinstance(event, Dispatched) and event.attempt == 2:
                 blocking += 1  # every slot now holds a task that never ends
                 if mode == "preemption" and blocking == CONCURRENCY:

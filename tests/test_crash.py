@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from crash_workload import CONCURRENCY, Work, make_domain
 from taskmill import Priority, Scheduler, Submission, TaskContext, TaskStatus
@@ -237,3 +238,32 @@ def test_sigkill_during_preemption_loses_no_preempted_task(db_path: Path) -> Non
     assert {status for status, _ in recovered.values()} == {TaskStatus.PENDING}
     assert sorted(history_ids) == sorted(active)
     assert preempted <= set(executed)
+
+
+def test_sigkill_after_a_requeue_runs_the_task_once_as_requested(db_path: Path) -> None:
+    """Killed while a requeued task ran: reopened, it runs once, as the duplicate asked."""
+    lines = run_child_until(db_path, lambda lines: any(x.startswith("requeued") for x in lines),
+                            mode="requeue")  # fmt: skip
+    task_id = int(lines[-1].split()[1])
+    assert lines[-2] == f"started {task_id} 1 v1"
+    domain = make_domain(block_forever=False)
+    versions: list[str] = []
+    original = domain.tasks["hold"].executor
+
+    async def recording(job: Any, ctx: TaskContext) -> None:
+        versions.append(job.version)
+        await original(job, ctx)
+
+    domain.tasks["hold"].executor = recording
+
+    async def go() -> tuple[list[tuple[TaskStatus, Any]], list[Any]]:
+        async with Scheduler(db_path, domains=[domain]) as scheduler:
+            await scheduler.wait_idle()
+            history = await scheduler.get_history(task_id)
+            left = await scheduler.list_tasks()
+        return [(r.status, r.payload["version"]) for r in history], left
+
+    history, left = asyncio.run(go())
+    assert versions == ["v2"]
+    assert history == [(TaskStatus.COMPLETED, "v2")]
+    assert left == []

@@ -10,6 +10,7 @@ from taskmill import (
     Duplicate,
     Inserted,
     Priority,
+    Requeued,
     Scheduler,
     Submission,
     TaskStatus,
@@ -92,24 +93,28 @@ async def test_explicit_key_overrides_the_type_key() -> None:
     await scheduler.close()
 
 
-async def test_running_task_holds_its_key_until_it_finishes() -> None:
-    """A duplicate of a running task is a Duplicate; once it completed, the key is free."""
+async def test_duplicate_of_a_running_task_runs_it_once_more() -> None:
+    """A duplicate of a running task is Requeued: it runs once more, then the key is free."""
     domain, gate, ran = domain_with_gate()
     async with Scheduler(":memory:", domains=[domain]) as scheduler:
         events = scheduler.events()
         handle = scheduler.domain(domain)
         first = await handle.submit(Fetch("https://a"))
         await events.__anext__()  # Dispatched: it is running now
-        assert await handle.submit(Fetch("https://a"), priority=0) == Duplicate(first.id)
+        assert await handle.submit(Fetch("https://a"), priority=0) == Requeued(first.id)
+        assert await handle.submit(Fetch("https://a")) == Requeued(first.id)
         gate.set()
         await scheduler.wait_idle()
+        history = await scheduler.get_history(first.id)
         again = await handle.submit(Fetch("https://a"))
         await scheduler.wait_idle()
-        assert isinstance(again, Inserted)
-        assert again.id != first.id
-        history = await scheduler.list_history()
-    assert ran == ["https://a", "https://a"]
-    assert [r.status for r in history] == [TaskStatus.COMPLETED, TaskStatus.COMPLETED]
+    assert ran == ["https://a", "https://a", "https://a"]
+    assert [(r.status, r.priority) for r in history] == [
+        (TaskStatus.COMPLETED, Priority.NORMAL),
+        (TaskStatus.COMPLETED, 0),
+    ]
+    assert isinstance(again, Inserted)
+    assert again.id != first.id
 
 
 async def test_batch_outcomes_in_order() -> None:

@@ -21,14 +21,29 @@ from taskmill import (
     TaskStatus,
     Upgraded,
 )
+from taskmill.model.outcomes import OnDuplicate, Rejected, Requeued, Superseded
 from taskmill.store import NewTask, SettleKind, Settlement
 
 T0 = 1000.0
 TYPES = ("d::t", "d::x", "d::y")  # the task types the claiming scheduler can run
 
 
-def new(key: str, priority: int = 128, *, type: str = "d::t", payload: bytes = b"{}") -> NewTask:
-    return NewTask(type=type, key=key, label=f"label-{key}", priority=priority, payload=payload)
+def new(
+    key: str,
+    priority: int = 128,
+    *,
+    type: str = "d::t",
+    payload: bytes = b"{}",
+    on_duplicate: OnDuplicate = "skip",
+) -> NewTask:
+    return NewTask(
+        type=type,
+        key=key,
+        label=f"label-{key}",
+        priority=priority,
+        payload=payload,
+        on_duplicate=on_duplicate,
+    )
 
 
 async def test_ids_follow_submission_order_and_are_never_reused(store: Store) -> None:
@@ -85,12 +100,66 @@ async def test_lower_priority_duplicate_changes_nothing(store: Store) -> None:
     assert record.priority == 64
 
 
-async def test_running_task_is_not_upgraded(store: Store) -> None:
-    """A duplicate of a running task is a Duplicate, whatever its priority."""
-    [a] = await store.submit([new("k", 128)], T0)
+async def test_duplicate_of_a_running_task_requeues_it(store: Store) -> None:
+    """A duplicate of a running task is Requeued: it runs once more, as the duplicate asked.
+
+    The running attempt keeps its priority; after it ends the task is pending again with the
+    duplicate's payload, the more urgent priority and no retries, under the same id.
+    """
+    [a] = await store.submit([new("k", 128, payload=b"1")], T0)
     await store.claim(1, T0, TYPES)
-    [b] = await store.submit([new("k", 0)], T0)
-    assert b == Duplicate(a.id)
+    [b] = await store.submit([new("k", 0, payload=b"2")], T0)
+    [c] = await store.submit([new("k", 64, payload=b"3")], T0)
+    assert (b, c) == (Requeued(a.id), Requeued(a.id))
+    running = await store.get_task(a.id)
+    assert running is not None
+    assert (running.status, running.priority, running.payload) == ("running", 128, 1)
+    changes = await store.settle([Settlement(a.id, SettleKind.COMPLETED, T0 + 1)])
+    assert changes.ready
+    again = await store.get_task(a.id)
+    assert again is not None
+    assert (again.status, again.priority, again.payload, again.retry_count) == (
+        "pending", 0, 3, 0
+    )  # fmt: skip
+    [history] = await store.get_history(a.id)
+    assert (history.status, history.payload) == ("completed", 1)
+    [claimed] = await store.claim(1, T0 + 2, TYPES)
+    await store.settle([Settlement(claimed.id, SettleKind.FAILED, T0 + 3, error="boom")])
+    assert await store.get_task(a.id) is None  # the run asked for happened: the key is free
+    [d] = await store.submit([new("k", 128)], T0 + 4)
+    assert isinstance(d, Inserted)
+
+
+async def test_reject_and_supersede_policies(store: Store) -> None:
+    """'reject' changes nothing; 'supersede' replaces a waiting task in place."""
+    [a] = await store.submit([new("k", 128, payload=b"1")], T0)
+    [b] = await store.submit([new("k", 0, payload=b"2", on_duplicate="reject")], T0)
+    assert b == Rejected(a.id)
+    [c] = await store.submit([new("k", 200, payload=b"3", on_duplicate="supersede")], T0 + 1)
+    assert c == Superseded(a.id, a.id)
+    record = await store.get_task(a.id)
+    assert record is not None
+    assert (record.priority, record.payload, record.status) == (200, 3, "pending")
+    [old] = await store.get_history(a.id)
+    assert (old.status, old.payload, old.priority) == ("superseded", 1, 128)
+
+
+async def test_superseding_a_running_task_gives_a_new_id(store: Store) -> None:
+    """The running version goes to history at once; the replacement is a new pending task."""
+    [a] = await store.submit([new("k", 128, payload=b"1")], T0)
+    await store.claim(1, T0, TYPES)
+    [b] = await store.submit([new("k", 128, payload=b"2", on_duplicate="supersede")], T0 + 1)
+    assert isinstance(b, Superseded)
+    assert b.replaced == a.id
+    assert b.id > a.id
+    [old] = await store.get_history(a.id)
+    assert (old.status, old.duration) == ("superseded", 1.0)
+    # The interrupted attempt settles as superseded: nothing more is written.
+    await store.settle([Settlement(a.id, SettleKind.SUPERSEDED, T0 + 2)])
+    assert len(await store.get_history(a.id)) == 1
+    new_record = await store.get_task(b.id)
+    assert new_record is not None
+    assert (new_record.status, new_record.payload) == ("pending", 2)
 
 
 async def test_last_duplicate_in_a_batch_wins(store: Store) -> None:

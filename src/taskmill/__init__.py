@@ -57,11 +57,21 @@ from taskmill.model.events import (
     Preempted,
     RecurringCompleted,
     RecurringSkipped,
+    Replaced,
     Resumed,
     TaskEvent,
 )
 from taskmill.model.io import IoBudget
-from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.outcomes import (
+    Duplicate,
+    Inserted,
+    OnDuplicate,
+    Rejected,
+    Requeued,
+    SubmitOutcome,
+    Superseded,
+    Upgraded,
+)
 from taskmill.model.priority import Priority
 from taskmill.model.records import (
     HistoryRecord,
@@ -122,6 +132,7 @@ __all__ = [
     "MemoryStore",
     "NotADatabaseError",
     "NotDeadLetteredError",
+    "OnDuplicate",
     "PauseState",
     "Paused",
     "PayloadEncodeError",
@@ -136,6 +147,9 @@ __all__ = [
     "RateLimit",
     "RecurringCompleted",
     "RecurringSkipped",
+    "Rejected",
+    "Replaced",
+    "Requeued",
     "Resumed",
     "Retention",
     "Retry",
@@ -156,6 +170,7 @@ __all__ = [
     "SubmitError",
     "SubmitOutcome",
     "Subscription",
+    "Superseded",
     "SystemClock",
     "TaskContext",
     "TaskEvent",

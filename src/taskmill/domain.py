@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from taskmill.admission.tokens import RateLimit
 from taskmill.model.errors import ConfigurationError, DuplicateTaskTypeError, InvalidNameError
 from taskmill.model.io import NO_IO, IoBudget
+from taskmill.model.outcomes import OnDuplicate, check_on_duplicate
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.retry import PermanentError, RetryPolicy
 from taskmill.model.tags import Tags, check_tags
@@ -84,6 +85,7 @@ class TaskType(Generic[P]):
         on_cancel: Callable[..., Any] | None = None,
         on_cancel_timeout: float = DEFAULT_ON_CANCEL_TIMEOUT,
         rate_limit: RateLimit | None = None,
+        on_duplicate: OnDuplicate = "skip",
     ) -> None:
         self.domain = domain
         self.name = name
@@ -106,6 +108,7 @@ class TaskType(Generic[P]):
         self.on_cancel = on_cancel
         self.on_cancel_timeout = on_cancel_timeout
         self.rate_limit = rate_limit
+        self.on_duplicate: OnDuplicate = on_duplicate
         self.on_cancel_takes_context = on_cancel is not None and _positional_arity(on_cancel) >= 2
         self.is_async = inspect.iscoroutinefunction(executor)
         self.takes_context = _positional_arity(executor) >= 2
@@ -227,6 +230,7 @@ class Domain:
         on_cancel: Callable[..., Any] | None = None,
         on_cancel_timeout: float | timedelta = DEFAULT_ON_CANCEL_TIMEOUT,
         rate_limit: RateLimit | None = None,
+        on_duplicate: OnDuplicate = "skip",
     ) -> Callable[[Executor], TaskType[Any]]:
         """Register the decorated function as the executor of task type ``name``.
 
@@ -247,6 +251,9 @@ class Domain:
                 of this type was cancelled, to clean up what it left half done.
             on_cancel_timeout: How long ``on_cancel`` may take (default 30 s).
             rate_limit: How many tasks of this type may start per second or minute.
+            on_duplicate: What a submission does when an active task holds its key:
+                ``"skip"`` (default), ``"supersede"`` or ``"reject"`` (see
+                :mod:`taskmill.model.outcomes`).
 
         Raises:
             InvalidNameError: ``name`` is malformed.
@@ -274,6 +281,7 @@ class Domain:
         if on_cancel is not None and not callable(on_cancel):
             raise ConfigurationError(f"on_cancel must be a function, got {on_cancel!r}")
         cancel_timeout = seconds(on_cancel_timeout, "on_cancel_timeout", allow_zero=False)
+        check_on_duplicate(on_duplicate)
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError(f"rate_limit must be a taskmill.RateLimit, got {rate_limit!r}")
         for error in permanent_errors:
@@ -308,6 +316,7 @@ class Domain:
                 on_cancel=on_cancel,
                 on_cancel_timeout=cancel_timeout,
                 rate_limit=rate_limit,
+                on_duplicate=on_duplicate,
             )
             self._tasks[name] = task_type
             self.version += 1

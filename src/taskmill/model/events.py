@@ -124,6 +124,24 @@ class Cancelled(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Replaced(TaskEvent):
+    """A submission with ``on_duplicate="supersede"`` replaced an active task.
+
+    ``task`` is the replacement; the replaced version is in history as ``superseded``. A task
+    that was not running is replaced in place (``replaced == task.id``); a running one is
+    interrupted and the replacement gets a new id.
+
+    Attributes:
+        replaced: Id of the replaced task.
+        was_running: Whether the replaced task was running.
+    """
+
+    kind: ClassVar[str] = "replaced"
+    replaced: int
+    was_running: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Expired(TaskEvent):
     """The task's time to live ran out before it started; it is in history as ``expired``."""
 

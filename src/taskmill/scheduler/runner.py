@@ -41,6 +41,7 @@ class Interrupt(StrEnum):
     PAUSED = "paused"
     PREEMPTED = "preempted"
     CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
 
 
 class Running:
@@ -203,6 +204,9 @@ class Runner:
         not_before: float | None = None,
     ) -> Settlement:
         claimed = running.claimed
+        if running.interrupt is Interrupt.SUPERSEDED:
+            # However the attempt ended, the replaced task is already in history.
+            kind = SettleKind.SUPERSEDED
         return Settlement(
             claimed.id,
             kind,
@@ -217,7 +221,7 @@ class Runner:
         reason = running.interrupt
         if reason is Interrupt.PREEMPTED:
             return self._settlement(running, SettleKind.PREEMPTED)
-        if reason is not Interrupt.CANCELLED:  # shutdown or pause: back to the queue
+        if reason is Interrupt.SHUTDOWN or reason is Interrupt.PAUSED:  # back to the queue
             return self._settlement(running, SettleKind.REQUEUE)
         task_type = running.task_type
         if running.entered and task_type is not None and task_type.on_cancel is not None:

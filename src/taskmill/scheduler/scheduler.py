@@ -28,9 +28,10 @@ from taskmill.model.errors import (
     ScheduleNotFoundError,
     SchedulerStateError,
 )
-from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.events import Replaced
+from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Superseded, Upgraded
 from taskmill.model.priority import Priority, check_priority
-from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
+from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskHeader, TaskRecord
 from taskmill.model.status import TaskStatus
 from taskmill.model.tags import Tags, check_tags
 from taskmill.model.timing import seconds
@@ -345,7 +346,10 @@ class Scheduler:
             if type(outcome) is Upgraded:
                 # The stored task may be delayed or paused: the queue will say (check_ready).
                 state.urgent_hint = state.urgent_hint or outcome.priority <= threshold
-            if type(outcome) is not Inserted:
+                continue
+            if type(outcome) is Superseded:
+                self._superseded(task, outcome, now)  # then it is a new task like any other
+            elif type(outcome) is not Inserted:
                 continue
             if task.not_before is not None:
                 state.note_due(task.not_before)
@@ -358,6 +362,19 @@ class Scheduler:
         if urgent:
             self._require_parts().preemptor.make_room(urgent)
         return outcomes
+
+    def _superseded(self, task: NewTask, outcome: Superseded, now: float) -> None:
+        """Stop the replaced attempt if it runs here, and tell subscribers."""
+        parts = self._require_parts()
+        running = parts.state.running.get(outcome.replaced)
+        was_running = outcome.id != outcome.replaced
+        if running is not None and was_running:
+            parts.runner.interrupt(running, Interrupt.SUPERSEDED)
+        if self._bus.active:
+            header = TaskHeader(
+                outcome.id, task.type, task.key, task.label, task.priority, task.priority
+            )
+            self._bus.publish(Replaced(now, header, outcome.replaced, was_running))
 
     async def _add_schedule(self, schedule: NewSchedule) -> SubmitOutcome:
         state = self._require_open()

@@ -17,7 +17,7 @@ from taskmill.model.errors import (
     PayloadValidationError,
 )
 from taskmill.model.io import IoBudget
-from taskmill.model.outcomes import SubmitOutcome
+from taskmill.model.outcomes import OnDuplicate, SubmitOutcome, check_on_duplicate
 from taskmill.model.priority import check_priority
 from taskmill.model.recurring import Cron, Every, Recurrence, first_occurrence
 from taskmill.model.retry import RetryPolicy
@@ -52,6 +52,7 @@ class Submission:
     ttl: float | timedelta | None = None
     ttl_from: TtlFrom | None = None
     tags: Tags | None = None
+    on_duplicate: OnDuplicate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,9 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         ttl=ttl,
         ttl_from_start=ttl is not None and check_ttl_from(ttl_from) == "first_attempt",
         tags=encode_tags(tags),
+        on_duplicate=task_type.on_duplicate
+        if item.on_duplicate is None
+        else check_on_duplicate(item.on_duplicate),
     )
 
 
@@ -260,6 +264,7 @@ class DomainHandle:
         ttl_from: TtlFrom | None = None,
         recurring: Recurrence | None = None,
         tags: Tags | None = None,
+        on_duplicate: OnDuplicate | None = None,
     ) -> SubmitOutcome:
         """Store one task; return once it is committed.
 
@@ -282,10 +287,13 @@ class DomainHandle:
                 occurrences are tasks like this one; the outcome's id is the schedule's.
             tags: Key/value labels (str to str, at most 32) to find, count and cancel
                 tasks by; merged over the domain's default tags.
+            on_duplicate: What to do if an active task holds the key: ``"skip"``,
+                ``"supersede"`` or ``"reject"``; default the task type's (``"skip"``).
 
         Returns:
-            :class:`~taskmill.Inserted`, :class:`~taskmill.Duplicate` or
-            :class:`~taskmill.Upgraded`.
+            :class:`~taskmill.Inserted`, or for a duplicate :class:`~taskmill.Duplicate`,
+            :class:`~taskmill.Upgraded`, :class:`~taskmill.Requeued`,
+            :class:`~taskmill.Superseded` or :class:`~taskmill.Rejected`.
 
         Raises:
             SubmitError: the payload or its task type is unusable (nothing stored).
@@ -294,7 +302,7 @@ class DomainHandle:
         """
         item = Submission(
             payload, task, priority, key, label, retry, expected_io, group, run_after, run_at,
-            ttl, ttl_from, tags,
+            ttl, ttl_from, tags, on_duplicate,
         )  # fmt: skip
         return await self._submitter.one(self.domain, item, recurring)
 

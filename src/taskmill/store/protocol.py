@@ -26,7 +26,7 @@ from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
-from taskmill.model.outcomes import SubmitOutcome
+from taskmill.model.outcomes import OnDuplicate, SubmitOutcome
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.status import TaskStatus
 
@@ -48,6 +48,7 @@ class NewTask:
     ttl_from_start: bool = False
     schedule_id: int | None = None
     tags: bytes | None = None  # a JSON object, sorted keys; None: no tags
+    on_duplicate: OnDuplicate = "skip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,8 @@ class SettleKind(StrEnum):
     """To ``paused`` for reason *preempted*, retries unchanged."""
     CANCELLED = "cancelled"
     """To history as ``cancelled``."""
+    SUPERSEDED = "superseded"
+    """Nothing to store: the task went to history as ``superseded`` when it was replaced."""
 
 
 FINAL_KINDS = frozenset(
@@ -146,6 +149,7 @@ class Ended:
     label: str
     priority: int
     status: TaskStatus
+    superseded_by: int | None = None  # with status SUPERSEDED: the replacement's id
 
 
 @dataclass(slots=True)

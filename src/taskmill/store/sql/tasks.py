@@ -11,7 +11,7 @@ from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.config import Retention
 from taskmill.model.io import NO_IO, IoBudget
-from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Upgraded
+from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import (
     FINAL_KINDS,
@@ -24,7 +24,7 @@ from taskmill.store.protocol import (
     Settlement,
     TagSelector,
 )
-from taskmill.store.sql import control, schedules, tags
+from taskmill.store.sql import control, duplicates, schedules, tags
 from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
 
 INSERT = """
@@ -170,38 +170,69 @@ def submit_requests(
         inserted: dict[tuple[str, str], int] = {}
         for index in fresh:
             t = tasks[index]
-            io = t.expected_io
             key = (t.type, t.key)
             reasons = reasons_of(t.type, t.group) if reasons_of is not None else 0
-            expires = now + t.ttl if t.ttl is not None and not t.ttl_from_start else None
             inserted[key] = next_id
-            rows.append(
-                (next_id, t.type, t.key, hashes[key], t.label, t.priority,
-                 "paused" if reasons else "pending", t.payload, t.retry_policy, now,
-                 t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
-                 reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
-                 now if t.not_before is None else t.not_before, now if reasons else None,
-                 t.tags)
-            )  # fmt: skip
+            rows.append(_row(t, next_id, hashes[key], reasons, now))
             active[key] = [next_id, t.priority, TaskStatus.PENDING]  # for later requests
             next_id += 1
         if len(inserted) == len(tasks):
             answers.append([Inserted(inserted[(t.type, t.key)]) for t in tasks])
         else:
-            conn.executemany(INSERT, rows)  # an upgrade below may concern one of these rows
+            conn.executemany(INSERT, rows)  # a duplicate below may concern one of these rows
             rows.clear()
-            answers.append(_outcomes(conn, tasks, last_of_key, inserted, active))
+
+            def insert_new(t: NewTask, now: float = now) -> int:
+                new_id = _next_id(conn)
+                reasons = reasons_of(t.type, t.group) if reasons_of is not None else 0
+                conn.execute(INSERT, _row(t, new_id, hashes[t.type, t.key], reasons, now))
+                return new_id
+
+            answers.append(
+                _outcomes(
+                    conn,
+                    tasks,
+                    last_of_key=last_of_key,
+                    inserted=inserted,
+                    active=active,
+                    now=now,
+                    pauses=pauses,
+                    insert_new=insert_new,
+                )
+            )
+            next_id = _next_id(conn)  # a superseded running task may have taken an id
     conn.executemany(INSERT, rows)
     return answers
+
+
+def _row(t: NewTask, task_id: int, hashed: int, reasons: int, now: float) -> tuple[Any, ...]:
+    """The INSERT parameters of a new task."""
+    io = t.expected_io
+    expires = now + t.ttl if t.ttl is not None and not t.ttl_from_start else None
+    return (
+        task_id, t.type, t.key, hashed, t.label, t.priority,
+        "paused" if reasons else "pending", t.payload, t.retry_policy, now,
+        t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
+        reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
+        now if t.not_before is None else t.not_before, now if reasons else None,
+        t.tags,
+    )  # fmt: skip
 
 
 def _outcomes(
     conn: sqlite3.Connection,
     tasks: Sequence[NewTask],
+    *,
     last_of_key: dict[tuple[str, str], int],
     inserted: dict[tuple[str, str], int],
     active: dict[tuple[str, str], list[Any]],
+    now: float,
+    pauses: control.PausedScopes | None,
+    insert_new: duplicates.InsertNew,
 ) -> list[SubmitOutcome]:
+    def reasons_of(task_type: str, group: str | None) -> int:
+        return pauses.reasons(task_type, group) if pauses else 0
+
     outcomes: list[SubmitOutcome] = []
     for index, task in enumerate(tasks):
         key = (task.type, task.key)
@@ -209,14 +240,14 @@ def _outcomes(
         if new_id is not None:
             outcomes.append(Inserted(new_id) if last_of_key[key] == index else Duplicate(new_id))
             continue
-        current = active[key]
-        task_id, priority, status = current
-        if task.priority < priority and status != TaskStatus.RUNNING:
-            conn.execute("UPDATE tasks SET priority = ? WHERE id = ?", (task.priority, task_id))
-            current[1] = task.priority
-            outcomes.append(Upgraded(task_id, priority, task.priority))
-        else:
-            outcomes.append(Duplicate(task_id))
+        if last_of_key[key] != index:  # a later item of this batch holds the key: it wins
+            outcomes.append(Duplicate(active[key][0]))
+            continue
+        outcomes.append(
+            duplicates.resolve(
+                conn, task, active[key], now=now, reasons_of=reasons_of, insert_new=insert_new
+            )
+        )
     return outcomes
 
 
@@ -352,6 +383,8 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
     preempted: list[tuple[float, float, int]] = []
     occurrences: list[tuple[int, int, float]] = []
     for s in settlements:
+        if s.kind is SettleKind.SUPERSEDED:
+            continue  # the replaced task already went to history when it was superseded
         if s.kind in FINAL_KINDS:
             io = s.actual_io
             final.append(
@@ -367,9 +400,17 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             preempted.append((s.at, s.at, s.id))
         else:
             requeue.append((s.at, s.at, s.id))
+    changes = Changes()
     if final:
         conn.executemany(TO_HISTORY, final)
-        conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in final])
+        cancelled = [(row[-1],) for row in final if row[0] == SettleKind.CANCELLED]
+        if cancelled:  # cancelling a task also cancels a run a duplicate asked for
+            conn.executemany("UPDATE tasks SET rerun_payload = NULL WHERE id = ?", cancelled)
+        ids = [(row[-1],) for row in final]
+        deleted = conn.executemany(_DELETE_UNLESS_RERUN, ids).rowcount
+        if deleted < len(final):  # some were requeued by a duplicate: they run once more
+            conn.executemany(RERUN, [(row[1], row[1], row[1], row[-1]) for row in final])
+            changes.ready = True
     if retry:
         conn.executemany(
             f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, retry_count = retry_count + 1, "
@@ -388,10 +429,23 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             f"{_WAIT_AGAIN} WHERE id = ? AND status = 'running'",
             preempted,
         )
-    changes = Changes()
     for schedule_id, task_id, at in occurrences:
         schedules.occurrence_ended(conn, schedule_id, task_id, at, changes)
     return changes
+
+
+_DELETE_UNLESS_RERUN = "DELETE FROM tasks WHERE id = ? AND rerun_payload IS NULL"
+
+# A task a duplicate requeued while it ran (see duplicates.py) starts over as the duplicate
+# asked: its payload, label and priority, no retries, a TTL counted again.
+RERUN = f"""
+UPDATE tasks SET status = {_AFTER_ATTEMPT}, payload = rerun_payload, label = rerun_label,
+    priority = rerun_priority, retry_count = 0, last_error = NULL, not_before = NULL,
+    started_at = NULL, expires_at = CASE WHEN ttl IS NOT NULL AND ttl_from_start = 0
+                                         THEN ?1 + ttl END,
+    rerun_payload = NULL, rerun_label = NULL, rerun_priority = NULL, {_WAIT_AGAIN}
+WHERE id = ? AND rerun_payload IS NOT NULL
+"""
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -485,6 +539,12 @@ def cancel(
 def recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
     """Requeue what a dead process left running; release preempted and due tasks."""
     resumed = control.resume_preempted(conn) or 0  # after a restart nothing preempts
+    # An interrupted run that a duplicate requeued runs again anyway: as the duplicate asked.
+    conn.execute(
+        "UPDATE tasks SET payload = rerun_payload, label = rerun_label, "
+        "priority = rerun_priority, retry_count = 0, rerun_payload = NULL, rerun_label = NULL, "
+        "rerun_priority = NULL WHERE status = 'running' AND rerun_payload IS NOT NULL"
+    )
     requeued = conn.execute(
         f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, {_WAIT_AGAIN} WHERE status = 'running'",
         (now, now),
