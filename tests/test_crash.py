@@ -267,3 +267,38 @@ def test_sigkill_after_a_requeue_runs_the_task_once_as_requested(db_path: Path) 
     assert versions == ["v2"]
     assert history == [(TaskStatus.COMPLETED, "v2")]
     assert left == []
+
+
+def test_sigkill_during_a_dependency_chain_finishes_it_in_order(db_path: Path) -> None:
+    """Killed mid-chain: a prefix completed and the rest runs after reopening, in order, once."""
+
+    async def submit_chain() -> list[int]:
+        scheduler = Scheduler(db_path, domains=[make_domain(block_forever=True)])
+        await scheduler.open()
+        ids: list[int] = []
+        try:
+            for n in range(30):
+                outcome = await scheduler.domain("crash").submit(
+                    Work(n), depends_on=ids[-1:] or None
+                )
+                ids.append(outcome.id)
+        finally:
+            await scheduler.close()
+        return ids
+
+    ids = asyncio.run(submit_chain())
+    kill_after = random.randint(3, 20)
+    run_child_until(
+        db_path, lambda lines: sum(x.startswith("completed") for x in lines) >= kill_after
+    )
+
+    active, history, integrity = raw_state(db_path)
+    assert integrity == "ok"
+    done = len(history)
+    assert set(history) == set(ids[:done])  # a prefix of the chain, each once
+    assert active[ids[done]][0] in ("pending", "running")
+    assert {active[i][0] for i in ids[done + 1 :]} <= {"blocked"}
+
+    history_ids, _, executed = reopen_and_drain(db_path)
+    assert executed == ids[done:]  # the rest, in order; nothing completed ran again
+    assert sorted(history_ids) == ids

@@ -12,10 +12,12 @@ from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock, TimerHandle
 from taskmill.domain import Domain, TaskType
 from taskmill.model.config import Durability, Retention, SchedulerConfig
+from taskmill.model.dependencies import OnDependencyFailure
 from taskmill.model.errors import (
     AmbiguousTaskTypeError,
     ConfigurationError,
     DatabaseAccessError,
+    DependencyError,
     DuplicateTaskTypeError,
     InvalidIoBudgetError,
     InvalidNameError,
@@ -47,6 +49,7 @@ from taskmill.model.events import (
     Cancelled,
     Completed,
     DeadLettered,
+    DependencyFailed,
     Dispatched,
     Event,
     Expired,
@@ -60,6 +63,7 @@ from taskmill.model.events import (
     Replaced,
     Resumed,
     TaskEvent,
+    Unblocked,
 )
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import (
@@ -106,6 +110,8 @@ __all__ = [
     "Cron",
     "DatabaseAccessError",
     "DeadLettered",
+    "DependencyError",
+    "DependencyFailed",
     "Dispatched",
     "Domain",
     "DomainHandle",
@@ -132,6 +138,7 @@ __all__ = [
     "MemoryStore",
     "NotADatabaseError",
     "NotDeadLetteredError",
+    "OnDependencyFailure",
     "OnDuplicate",
     "PauseState",
     "Paused",
@@ -183,6 +190,7 @@ __all__ = [
     "ThrottlePolicy",
     "TimerHandle",
     "TtlFrom",
+    "Unblocked",
     "UnknownTaskTypeError",
     "Upgraded",
     "WrongDomainError",

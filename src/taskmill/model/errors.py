@@ -20,6 +20,7 @@ TaskmillError
 │   ├── UnknownTaskTypeError (LookupError) the payload's type has no registered task
 │   ├── WrongDomainError                   the payload belongs to another domain
 │   ├── AmbiguousTaskTypeError             several tasks take this payload; pass task=
+│   ├── DependencyError                    depends_on names an unknown task, or a cycle
 │   └── PayloadError                       the payload itself is unusable
 │       ├── PayloadEncodeError (TypeError) msgspec cannot encode it
 │       ├── PayloadValidationError         it does not match the task's payload type
@@ -104,6 +105,10 @@ class WrongDomainError(SubmitError):
 
 class AmbiguousTaskTypeError(SubmitError):
     """Several task types accept this payload; the caller must name one with ``task=``."""
+
+
+class DependencyError(SubmitError):
+    """``depends_on`` names a task that never existed, or the edges would form a cycle."""
 
 
 class PayloadError(SubmitError):

@@ -142,6 +142,25 @@ class Replaced(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Unblocked(TaskEvent):
+    """Every dependency of the task completed (or was ignored): it can run now."""
+
+    kind: ClassVar[str] = "unblocked"
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyFailed(TaskEvent):
+    """A dependency of the task failed; it is in history as ``dependency_failed``.
+
+    Attributes:
+        dependency: The id of the dependency whose failure ended it.
+    """
+
+    kind: ClassVar[str] = "dependency_failed"
+    dependency: int
+
+
+@dataclass(frozen=True, slots=True)
 class Expired(TaskEvent):
     """The task's time to live ran out before it started; it is in history as ``expired``."""
 

@@ -47,6 +47,7 @@ class TaskRecord(_Record):
         expires_at: When the task expires unless it has started by then.
         schedule_id: The recurring schedule this task is an occurrence of.
         tags: The task's tags (key to value).
+        depends_on: Ids of the tasks it still waits for (while ``blocked``).
     """
 
     id: int
@@ -67,6 +68,7 @@ class TaskRecord(_Record):
     expires_at: float | None = None
     schedule_id: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

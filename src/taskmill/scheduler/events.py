@@ -13,10 +13,12 @@ from types import TracebackType
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.events import (
     Cancelled,
+    DependencyFailed,
     Event,
     Expired,
     RecurringCompleted,
     RecurringSkipped,
+    Unblocked,
 )
 from taskmill.model.records import TaskHeader
 from taskmill.model.status import TaskStatus
@@ -145,8 +147,13 @@ def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
         header = TaskHeader(task.id, task.type, task.key, task.label, task.priority, task.priority)
         if task.status is TaskStatus.EXPIRED:
             bus.publish(Expired(at, header))
+        elif task.status is TaskStatus.DEPENDENCY_FAILED:
+            bus.publish(DependencyFailed(at, header, task.cause or 0))
         else:
             bus.publish(Cancelled(at, header, False))
+    for task in changes.unblocked:
+        header = TaskHeader(task.id, task.type, task.key, task.label, task.priority, task.priority)
+        bus.publish(Unblocked(at, header))
     for skip in changes.skipped:
         bus.publish(
             RecurringSkipped(at, skip.schedule_id, skip.type, skip.due_at, skip.waiting_task)

@@ -353,6 +353,8 @@ class Scheduler:
                 continue
             if task.not_before is not None:
                 state.note_due(task.not_before)
+            elif task.depends_on:  # blocked, or ready if they all completed: the queue says
+                state.urgent_hint = state.urgent_hint or task.priority <= threshold
             elif task.priority <= threshold and not state.pauses.covers(task.type, task.group):
                 urgent.append((outcome.id, task.priority))
             if task.ttl is not None and not task.ttl_from_start:

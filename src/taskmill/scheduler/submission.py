@@ -10,6 +10,11 @@ from typing import Any
 import msgspec
 
 from taskmill.domain import Domain, TaskType, check_group
+from taskmill.model.dependencies import (
+    OnDependencyFailure,
+    check_depends_on,
+    check_on_dependency_failure,
+)
 from taskmill.model.errors import (
     ConfigurationError,
     InvalidTimeError,
@@ -53,6 +58,8 @@ class Submission:
     ttl_from: TtlFrom | None = None
     tags: Tags | None = None
     on_duplicate: OnDuplicate | None = None
+    depends_on: Iterable[int] | None = None
+    on_dependency_failure: OnDependencyFailure = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,8 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         on_duplicate=task_type.on_duplicate
         if item.on_duplicate is None
         else check_on_duplicate(item.on_duplicate),
+        depends_on=() if item.depends_on is None else check_depends_on(item.depends_on),
+        on_dependency_failure=check_on_dependency_failure(item.on_dependency_failure),
     )
 
 
@@ -265,6 +274,8 @@ class DomainHandle:
         recurring: Recurrence | None = None,
         tags: Tags | None = None,
         on_duplicate: OnDuplicate | None = None,
+        depends_on: Iterable[int] | None = None,
+        on_dependency_failure: OnDependencyFailure = "cancel",
     ) -> SubmitOutcome:
         """Store one task; return once it is committed.
 
@@ -289,6 +300,11 @@ class DomainHandle:
                 tasks by; merged over the domain's default tags.
             on_duplicate: What to do if an active task holds the key: ``"skip"``,
                 ``"supersede"`` or ``"reject"``; default the task type's (``"skip"``).
+            depends_on: Ids of tasks (of any domain) that must complete first; the task is
+                ``blocked`` until then.
+            on_dependency_failure: If a dependency ends without completing: ``"cancel"``
+                (this task and the tasks after it end as ``dependency_failed``), ``"fail"``
+                (only this one) or ``"ignore"`` (it no longer counts).
 
         Returns:
             :class:`~taskmill.Inserted`, or for a duplicate :class:`~taskmill.Duplicate`,
@@ -302,7 +318,7 @@ class DomainHandle:
         """
         item = Submission(
             payload, task, priority, key, label, retry, expected_io, group, run_after, run_at,
-            ttl, ttl_from, tags, on_duplicate,
+            ttl, ttl_from, tags, on_duplicate, depends_on, on_dependency_failure,
         )  # fmt: skip
         return await self._submitter.one(self.domain, item, recurring)
 

@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
+from taskmill.model.dependencies import OnDependencyFailure
 from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import OnDuplicate, SubmitOutcome
@@ -49,6 +50,8 @@ class NewTask:
     schedule_id: int | None = None
     tags: bytes | None = None  # a JSON object, sorted keys; None: no tags
     on_duplicate: OnDuplicate = "skip"
+    depends_on: tuple[int, ...] = ()
+    on_dependency_failure: OnDependencyFailure = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ class Ended:
     label: str
     priority: int
     status: TaskStatus
-    superseded_by: int | None = None  # with status SUPERSEDED: the replacement's id
+    cause: int | None = None  # with status DEPENDENCY_FAILED: the dependency that failed
 
 
 @dataclass(slots=True)
@@ -185,6 +188,7 @@ class Changes:
     expiry: float | None = None
     unpause: float | None = None
     ended: list[Ended] = field(default_factory=list)
+    unblocked: list[Ended] = field(default_factory=list)  # status: the one they have now
     skipped: list[Skipped] = field(default_factory=list)
     schedules_ended: list[ScheduleEnded] = field(default_factory=list)
 

@@ -20,6 +20,7 @@ from taskmill.model.outcomes import (
 )
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import NewTask
+from taskmill.store.sql import graph
 from taskmill.store.sql.records import GROUP, PREEMPTED
 
 # The active task's fields a decision needs, as _find_active returns them.
@@ -89,9 +90,18 @@ def resolve(
         if running:  # the attempt is interrupted by the scheduler; its row goes now
             conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
             new_id = insert_new(task)
+            graph.transfer(conn, task_id, new_id)  # its dependents wait for the replacement
             current[:] = [new_id, task.priority, TaskStatus.PENDING]
             return Superseded(new_id, task_id)
         conn.execute(_REPLACE, _replacement(task, task_id, now, reasons_of))
+        if task.depends_on:  # added to the edges it keeps; dependencies that failed do not count
+            waits, _ = graph.classify(conn, task.depends_on)
+            graph.add_edges(conn, task_id, waits)
+            conn.execute(
+                "UPDATE tasks SET status = 'blocked' WHERE id = ? AND status != 'blocked' "
+                "AND EXISTS (SELECT 1 FROM dependencies WHERE task_id = ?)",
+                (task_id, task_id),
+            )
         current[1] = task.priority
         return Superseded(task_id, task_id)
     if running:

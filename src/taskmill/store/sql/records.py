@@ -21,7 +21,8 @@ REASON_NAMES = ((PREEMPTED, "preempted"), (GLOBAL, "global"), (DOMAIN, "domain")
 
 TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, created_at,
     started_at, not_before, last_error, io_read, io_write, io_rx, io_tx,
-    group_key, pause_reasons, expires_at, schedule_id, tags"""
+    group_key, pause_reasons, expires_at, schedule_id, tags,
+    (SELECT json_group_array(depends_on) FROM dependencies WHERE task_id = tasks.id)"""
 
 HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
     created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
@@ -60,6 +61,7 @@ def task_record(row: Sequence[Any]) -> TaskRecord:
         expires_at=row[18],
         schedule_id=row[19],
         tags=decode_tags(row[20]),
+        depends_on=tuple(sorted(_decode_json(row[21]))),
     )
 
 

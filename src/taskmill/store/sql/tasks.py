@@ -24,15 +24,15 @@ from taskmill.store.protocol import (
     Settlement,
     TagSelector,
 )
-from taskmill.store.sql import control, duplicates, schedules, tags
+from taskmill.store.sql import control, duplicates, graph, schedules, tags
 from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
 
 INSERT = """
 INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
                    created_at, not_before, io_read, io_write, io_rx, io_tx, group_key,
                    pause_reasons, ttl, ttl_from_start, expires_at, schedule_id, aging_from,
-                   paused_since, tags)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   paused_since, tags, on_dependency_failure)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
@@ -144,7 +144,8 @@ def submit_requests(
     """Store several submissions, each as if alone and in order; one outcome list each.
 
     Within a submission the last task with a key is the one stored. A new task lands
-    ``paused`` if its scope (everything, its domain or its group) is paused.
+    ``paused`` if its scope (everything, its domain or its group) is paused, ``blocked`` if
+    it depends on active tasks.
     """
     hashes: dict[tuple[str, str], int] = {}
     for tasks, _ in requests:
@@ -158,6 +159,7 @@ def submit_requests(
     next_id = _next_id(conn)
     answers: list[list[SubmitOutcome]] = []
     rows: list[tuple[Any, ...]] = []  # inserted in one executemany, unless an upgrade needs them
+    waiting: list[tuple[int, NewTask, float]] = []  # tasks with dependencies, once rows exist
     for tasks, now in requests:
         if len(tasks) == 1:  # the common case of concurrent submits: no in-batch duplicates
             last_of_key = {(tasks[0].type, tasks[0].key): 0}
@@ -173,7 +175,11 @@ def submit_requests(
             key = (t.type, t.key)
             reasons = reasons_of(t.type, t.group) if reasons_of is not None else 0
             inserted[key] = next_id
-            rows.append(_row(t, next_id, hashes[key], reasons, now))
+            blocked = False
+            if t.depends_on:
+                waiting.append((next_id, t, now))
+                blocked = True
+            rows.append(_row(t, next_id, hashes[key], reasons, now, blocked=blocked))
             active[key] = [next_id, t.priority, TaskStatus.PENDING]  # for later requests
             next_id += 1
         if len(inserted) == len(tasks):
@@ -185,7 +191,9 @@ def submit_requests(
             def insert_new(t: NewTask, now: float = now) -> int:
                 new_id = _next_id(conn)
                 reasons = reasons_of(t.type, t.group) if reasons_of is not None else 0
-                conn.execute(INSERT, _row(t, new_id, hashes[t.type, t.key], reasons, now))
+                row = _row(t, new_id, hashes[t.type, t.key], reasons, now, blocked=True)
+                conn.execute(INSERT, row)
+                _wait_for(conn, new_id, list(t.depends_on), t.on_dependency_failure, now)
                 return new_id
 
             answers.append(
@@ -202,20 +210,42 @@ def submit_requests(
             )
             next_id = _next_id(conn)  # a superseded running task may have taken an id
     conn.executemany(INSERT, rows)
+    for task_id, t, now in waiting:
+        _wait_for(conn, task_id, list(t.depends_on), t.on_dependency_failure, now)
     return answers
 
 
-def _row(t: NewTask, task_id: int, hashed: int, reasons: int, now: float) -> tuple[Any, ...]:
+def _wait_for(
+    conn: sqlite3.Connection, task_id: int, depends_on: list[int], policy: str, now: float
+) -> None:
+    """Make a new (blocked) task wait for its dependencies, or settle what they decide.
+
+    Dependencies that completed add no edge; if one already failed, the task's policy
+    applies at once (``ignore``: it does not count; otherwise the task ends as
+    ``dependency_failed``, with no event).
+    """
+    waits, failed = graph.classify(conn, depends_on)
+    if failed and policy != "ignore":
+        graph.fail_now(conn, task_id, failed[0], now)
+        return
+    graph.add_edges(conn, task_id, waits)
+    graph.unblock(conn, task_id, now, Changes())
+
+
+def _row(
+    t: NewTask, task_id: int, hashed: int, reasons: int, now: float, *, blocked: bool = False
+) -> tuple[Any, ...]:
     """The INSERT parameters of a new task."""
     io = t.expected_io
     expires = now + t.ttl if t.ttl is not None and not t.ttl_from_start else None
+    status = "blocked" if blocked else "paused" if reasons else "pending"
     return (
         task_id, t.type, t.key, hashed, t.label, t.priority,
-        "paused" if reasons else "pending", t.payload, t.retry_policy, now,
+        status, t.payload, t.retry_policy, now,
         t.not_before, io.disk_read, io.disk_write, io.net_rx, io.net_tx, t.group,
         reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
         now if t.not_before is None else t.not_before, now if reasons else None,
-        t.tags,
+        t.tags, None if t.on_dependency_failure == "cancel" else t.on_dependency_failure,
     )  # fmt: skip
 
 
@@ -371,6 +401,10 @@ def _claimed(r: Sequence[Any]) -> ClaimedTask:
     )
 
 
+def _exists(conn: sqlite3.Connection, task_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone() is not None
+
+
 def _dispatch_order(task: ClaimedTask) -> tuple[int, int]:
     return (task.priority, task.id)
 
@@ -408,9 +442,17 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             conn.executemany("UPDATE tasks SET rerun_payload = NULL WHERE id = ?", cancelled)
         ids = [(row[-1],) for row in final]
         deleted = conn.executemany(_DELETE_UNLESS_RERUN, ids).rowcount
+        kept: set[int] = set()
         if deleted < len(final):  # some were requeued by a duplicate: they run once more
+            kept = {row[-1] for row in final if _exists(conn, row[-1])}
             conn.executemany(RERUN, [(row[1], row[1], row[1], row[-1]) for row in final])
             changes.ready = True
+        graph.after_end(
+            conn,
+            [(row[-1], TaskStatus(row[0])) for row in final if row[-1] not in kept],
+            final[-1][1],
+            changes,
+        )
     if retry:
         conn.executemany(
             f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, retry_count = retry_count + 1, "
@@ -500,6 +542,7 @@ def end_tasks(
         changes.ended.append(ended(row, status))
         if row[5] is not None:
             schedules.occurrence_ended(conn, row[5], row[0], now, changes)
+    graph.after_end(conn, [(row[0], status) for row in rows], now, changes)
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -549,6 +592,7 @@ def recover(conn: sqlite3.Connection, now: float) -> RecoveryReport:
         f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, {_WAIT_AGAIN} WHERE status = 'running'",
         (now, now),
     ).rowcount
+    graph.recover(conn, now, Changes())
     return RecoveryReport(
         requeued=requeued,
         resumed=resumed,
