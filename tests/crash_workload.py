@@ -1,6 +1,6 @@
 """The workload of the crash tests, run in a child process that the test kills with SIGKILL.
 
-Usage: python crash_workload.py DATABASE [basic|recurring|preemption|requeue]
+Usage: python crash_workload.py DATABASE [basic|recurring|preemption|requeue|fanout]
 
 It prints ``started <id> <attempt>`` when an executor starts, ``completed <id>`` once a
 completion is committed and ``preempted <id>`` once a preemption is, so the parent knows
@@ -24,6 +24,7 @@ from taskmill import (
     RetryPolicy,
     Scheduler,
     TaskContext,
+    Waiting,
 )
 
 CONCURRENCY = 4
@@ -50,6 +51,16 @@ class Hold:
     version: str
 
 
+@dataclass
+class Fan:
+    width: int
+
+
+@dataclass
+class Leaf:
+    n: int
+
+
 def make_domain(block_forever: bool) -> Domain:
     """The crash domain; with block_forever, 'block' tasks retry once then hang."""
     domain = Domain("crash", retry=RetryPolicy.fixed(0.0, max_retries=5))
@@ -70,6 +81,21 @@ def make_domain(block_forever: bool) -> Domain:
     async def urgent(job: Urgent, ctx: TaskContext) -> None:
         print(f"started {ctx.id} {ctx.attempt}", flush=True)
         if block_forever:
+            await asyncio.Event().wait()
+
+    async def finalize(job: Fan, ctx: TaskContext) -> None:
+        print(f"finalized {ctx.id} {ctx.memo}", flush=True)
+
+    @domain.task("fan", finalize=finalize)
+    async def fan(job: Fan, ctx: TaskContext) -> None:
+        for n in range(job.width):
+            await ctx.spawn(Leaf(n))
+        ctx.memo = job.width
+
+    @domain.task("leaf")
+    async def leaf(job: Leaf, ctx: TaskContext) -> None:
+        print(f"started {ctx.id} {ctx.attempt}", flush=True)
+        if block_forever and job.n >= 15:  # the last ones never end: the parent keeps waiting
             await asyncio.Event().wait()
 
     @domain.task("hold", key=lambda job: "held")
@@ -96,11 +122,15 @@ async def main(database: str, mode: str) -> None:
             await handle.submit_many([Work(1000 + n, block=True) for n in range(CONCURRENCY)])
         elif mode == "requeue":
             await handle.submit(Hold("v1"))
+        elif mode == "fanout":
+            await handle.submit(Fan(20))
         print("ready", flush=True)
         blocking = 0
         async for event in events:
             if isinstance(event, Completed):
                 print(f"completed {event.task.id}", flush=True)
+            elif isinstance(event, Waiting):
+                print(f"waiting {event.task.id}", flush=True)
             elif isinstance(event, Preempted):
                 print(f"preempted {event.task.id} by {event.by}", flush=True)
             elif mode == "requeue" and isinstance(event, Dispatched):

@@ -302,3 +302,42 @@ def test_sigkill_during_a_dependency_chain_finishes_it_in_order(db_path: Path) -
     history_ids, _, executed = reopen_and_drain(db_path)
     assert executed == ids[done:]  # the rest, in order; nothing completed ran again
     assert sorted(history_ids) == ids
+
+
+def test_sigkill_during_a_fan_out_finalizes_the_parent_once(db_path: Path) -> None:
+    """Killed while a parent waits: reopened, the rest run and finalize runs exactly once."""
+
+    def enough(lines: list[str]) -> bool:
+        return (
+            any(x.startswith("waiting") for x in lines)
+            and sum(x.startswith("completed") for x in lines) >= 10
+        )
+
+    lines = run_child_until(db_path, enough, mode="fanout")
+    parent = int(next(x for x in lines if x.startswith("waiting")).split()[1])
+    assert not any(x.startswith("finalized") for x in lines)
+    active, _, integrity = raw_state(db_path)
+    assert integrity == "ok"
+    assert active[parent][0] == "waiting"
+
+    domain = make_domain(block_forever=False)
+    finalized: list[tuple[int, object]] = []
+
+    async def count(job: Any, ctx: TaskContext) -> None:
+        finalized.append((ctx.id, ctx.memo))
+
+    domain.tasks["fan"].finalize = count
+    domain.tasks["fan"].finalize_is_async = True
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        async with Scheduler(db_path, domains=[domain], max_concurrency=CONCURRENCY) as again:
+            await again.wait_idle()
+            return await again.list_history(limit=1000), await again.list_tasks()
+
+    records, left = asyncio.run(go())
+    assert finalized == [(parent, 20)]
+    assert left == []
+    by_id = Counter(r.id for r in records)
+    assert set(by_id.values()) == {1}  # every task ended once
+    assert len(by_id) == 21
+    assert {r.status for r in records} == {TaskStatus.COMPLETED}

@@ -102,6 +102,7 @@ EXPECTED = [
     "Unblocked",
     "UnknownTaskTypeError",
     "Upgraded",
+    "Waiting",
     "WrongDomainError",
     "__version__",
 ]

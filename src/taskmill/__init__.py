@@ -64,6 +64,7 @@ from taskmill.model.events import (
     Resumed,
     TaskEvent,
     Unblocked,
+    Waiting,
 )
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import (
@@ -193,6 +194,7 @@ __all__ = [
     "Unblocked",
     "UnknownTaskTypeError",
     "Upgraded",
+    "Waiting",
     "WrongDomainError",
     "__version__",
 ]

@@ -86,6 +86,8 @@ class TaskType(Generic[P]):
         on_cancel_timeout: float = DEFAULT_ON_CANCEL_TIMEOUT,
         rate_limit: RateLimit | None = None,
         on_duplicate: OnDuplicate = "skip",
+        finalize: Callable[..., Any] | None = None,
+        fail_fast: bool = True,
     ) -> None:
         self.domain = domain
         self.name = name
@@ -109,6 +111,10 @@ class TaskType(Generic[P]):
         self.on_cancel_timeout = on_cancel_timeout
         self.rate_limit = rate_limit
         self.on_duplicate: OnDuplicate = on_duplicate
+        self.finalize = finalize
+        self.finalize_is_async = inspect.iscoroutinefunction(finalize)
+        self.finalize_takes_context = finalize is not None and _positional_arity(finalize) >= 2
+        self.fail_fast = fail_fast
         self.on_cancel_takes_context = on_cancel is not None and _positional_arity(on_cancel) >= 2
         self.is_async = inspect.iscoroutinefunction(executor)
         self.takes_context = _positional_arity(executor) >= 2
@@ -231,6 +237,8 @@ class Domain:
         on_cancel_timeout: float | timedelta = DEFAULT_ON_CANCEL_TIMEOUT,
         rate_limit: RateLimit | None = None,
         on_duplicate: OnDuplicate = "skip",
+        finalize: Callable[..., Any] | None = None,
+        fail_fast: bool = True,
     ) -> Callable[[Executor], TaskType[Any]]:
         """Register the decorated function as the executor of task type ``name``.
 
@@ -254,6 +262,10 @@ class Domain:
             on_duplicate: What a submission does when an active task holds its key:
                 ``"skip"`` (default), ``"supersede"`` or ``"reject"`` (see
                 :mod:`taskmill.model.outcomes`).
+            finalize: ``step(payload, ctx)`` (async or plain), run once after every child
+                the executor spawned has ended; ``ctx.memo`` holds what the executor saved.
+            fail_fast: Whether the first child that fails cancels its siblings and fails
+                this task (default); otherwise children's failures do not stop the finalize.
 
         Raises:
             InvalidNameError: ``name`` is malformed.
@@ -282,6 +294,10 @@ class Domain:
             raise ConfigurationError(f"on_cancel must be a function, got {on_cancel!r}")
         cancel_timeout = seconds(on_cancel_timeout, "on_cancel_timeout", allow_zero=False)
         check_on_duplicate(on_duplicate)
+        if finalize is not None and not callable(finalize):
+            raise ConfigurationError(f"finalize must be a function, got {finalize!r}")
+        if not isinstance(fail_fast, bool):
+            raise ConfigurationError(f"fail_fast must be True or False, got {fail_fast!r}")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise ConfigurationError(f"rate_limit must be a taskmill.RateLimit, got {rate_limit!r}")
         for error in permanent_errors:
@@ -317,6 +333,8 @@ class Domain:
                 on_cancel_timeout=cancel_timeout,
                 rate_limit=rate_limit,
                 on_duplicate=on_duplicate,
+                finalize=finalize,
+                fail_fast=fail_fast,
             )
             self._tasks[name] = task_type
             self.version += 1

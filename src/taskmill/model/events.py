@@ -142,6 +142,16 @@ class Replaced(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Waiting(TaskEvent):
+    """The executor returned while children it spawned are active: the task is ``waiting``.
+
+    Once the children ended, its finalize step runs (or it completes).
+    """
+
+    kind: ClassVar[str] = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
 class Unblocked(TaskEvent):
     """Every dependency of the task completed (or was ignored): it can run now."""
 

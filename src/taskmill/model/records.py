@@ -48,6 +48,7 @@ class TaskRecord(_Record):
         schedule_id: The recurring schedule this task is an occurrence of.
         tags: The task's tags (key to value).
         depends_on: Ids of the tasks it still waits for (while ``blocked``).
+        parent_id: The task that spawned it, if any.
     """
 
     id: int
@@ -69,6 +70,7 @@ class TaskRecord(_Record):
     schedule_id: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     depends_on: tuple[int, ...] = ()
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class HistoryRecord(_Record):
         group: The task's group, if any.
         schedule_id: The recurring schedule the task was an occurrence of.
         tags: The task's tags.
+        parent_id: The task that spawned it, if any.
     """
 
     seq: int
@@ -119,6 +122,7 @@ class HistoryRecord(_Record):
     group: str | None = None
     schedule_id: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ import asyncio
 import logging
 
 from taskmill.model.errors import StoreError
-from taskmill.model.events import Cancelled, Completed, DeadLettered, Event, Failed, Preempted
+from taskmill.model.events import (
+    Cancelled,
+    Completed,
+    DeadLettered,
+    Event,
+    Failed,
+    Preempted,
+    Waiting,
+)
 from taskmill.model.io import NO_IO
 from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.gate import AdmissionControl
@@ -70,6 +78,7 @@ class Completer:
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
         learn = self._gate.io.learn if self._gate.io.enabled else None
+        waiting = set(changes.waiting)
         for settlement, running in batch:
             kind = settlement.kind
             # A task that records no IO teaches nothing about its type.
@@ -89,6 +98,9 @@ class Completer:
                     state.mark_ready()
                     state.urgent_hint = True
             if publish is not None:
+                if kind is SettleKind.COMPLETED and running.claimed.id in waiting:
+                    publish(Waiting(settlement.at, running.header()))  # not done: children
+                    continue
                 for event in _events(settlement, running):
                     publish(event)
         if batch:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any, Protocol
 
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import IoBudget, check_bytes
+from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.tags import decode_tags
 
 _token_lock = threading.Lock()
@@ -92,6 +94,20 @@ class Progress:
         self.report(min(1.0, max(0.0, done / total)), message)
 
 
+class Spawner(Protocol):
+    """Stores the children a running task spawns."""
+
+    async def spawn(
+        self, ctx: TaskContext, payload: Any, *, sibling: bool, options: dict[str, Any]
+    ) -> SubmitOutcome:
+        """Store one child of ``ctx`` (with ``sibling``, of its parent)."""
+
+    async def spawn_many(
+        self, ctx: TaskContext, items: list[Any], *, task: Any, domain: Any
+    ) -> list[SubmitOutcome]:
+        """Store many children of ``ctx`` in one transaction."""
+
+
 class TaskContext:
     """The running attempt of a task, as its executor sees it.
 
@@ -105,6 +121,10 @@ class TaskContext:
         cancel_token: Set when the scheduler wants the task to stop.
         progress: Report progress here: ``ctx.progress.report(0.5, "halfway")``.
         tags: The task's tags (a read-only mapping).
+        parent_id: The task that spawned this one, if any.
+        memo: Anything JSON-serializable the executor wants its finalize step to have; in
+            the finalize step, what the executor saved.
+        finalizing: Whether this run is the task's finalize step.
     """
 
     __slots__ = (
@@ -112,13 +132,18 @@ class TaskContext:
         "_disk_write",
         "_net_rx",
         "_net_tx",
+        "_spawner",
         "_tags",
         "_tags_json",
         "attempt",
         "cancel_token",
+        "expires_at",
+        "finalizing",
         "id",
         "key",
         "label",
+        "memo",
+        "parent_id",
         "priority",
         "progress",
         "type",
@@ -134,6 +159,11 @@ class TaskContext:
         priority: int,
         attempt: int,
         tags_json: bytes | str | None = None,
+        parent_id: int | None = None,
+        expires_at: float | None = None,
+        memo: Any = None,
+        finalizing: bool = False,
+        spawner: Spawner | None = None,
     ) -> None:
         self.id = id
         self.type = type
@@ -146,6 +176,55 @@ class TaskContext:
         self._disk_read = self._disk_write = self._net_rx = self._net_tx = 0
         self._tags_json = tags_json
         self._tags: Mapping[str, str] | None = None
+        self.parent_id = parent_id
+        self.expires_at = expires_at
+        self.memo = memo
+        self.finalizing = finalizing
+        self._spawner = spawner
+
+    async def spawn(self, payload: Any, **options: Any) -> SubmitOutcome:
+        """Submit a child of this task; return its outcome once it is stored.
+
+        Takes the options of :meth:`DomainHandle.submit` (``task``, ``priority``, ``key``,
+        ``tags``, ``depends_on``, ...) and ``domain`` (default: this task's). The child
+        inherits what is left of this task's time to live. When the executor returns while
+        children are active, the task waits for them; then its type's ``finalize`` step runs.
+
+        Raises:
+            SubmitError, ConfigurationError: as ``submit`` does.
+        """
+        return await self._spawn(payload, sibling=False, options=options)
+
+    async def spawn_many(
+        self, items: Iterable[Any], *, task: Any = None, domain: Any = None
+    ) -> list[SubmitOutcome]:
+        """Submit many children in one transaction: payloads or ``Submission`` objects.
+
+        Like :meth:`DomainHandle.submit_many`; the way to fan out thousands of children.
+        """
+        return await self._require_spawner().spawn_many(self, list(items), task=task, domain=domain)
+
+    async def spawn_sibling(self, payload: Any, **options: Any) -> SubmitOutcome:
+        """Submit a child of this task's parent (a sibling); see :meth:`spawn`.
+
+        Raises:
+            ConfigurationError: this task has no parent.
+        """
+        if self.parent_id is None:
+            raise ConfigurationError(
+                f"task {self.id} has no parent, so it cannot spawn siblings; use spawn()"
+            )
+        return await self._spawn(payload, sibling=True, options=options)
+
+    async def _spawn(
+        self, payload: Any, *, sibling: bool, options: dict[str, Any]
+    ) -> SubmitOutcome:
+        return await self._require_spawner().spawn(self, payload, sibling=sibling, options=options)
+
+    def _require_spawner(self) -> Spawner:
+        if self._spawner is None:
+            raise ConfigurationError("this context cannot spawn tasks (it is not a running task)")
+        return self._spawner
 
     @property
     def tags(self) -> Mapping[str, str]:

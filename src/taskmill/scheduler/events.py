@@ -16,6 +16,7 @@ from taskmill.model.events import (
     DependencyFailed,
     Event,
     Expired,
+    Failed,
     RecurringCompleted,
     RecurringSkipped,
     Unblocked,
@@ -149,6 +150,8 @@ def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
             bus.publish(Expired(at, header))
         elif task.status is TaskStatus.DEPENDENCY_FAILED:
             bus.publish(DependencyFailed(at, header, task.cause or 0))
+        elif task.status is TaskStatus.FAILED:  # a waiting parent whose child failed
+            bus.publish(Failed(at, header, 0, task.error or "", False, None))
         else:
             bus.publish(Cancelled(at, header, False))
     for task in changes.unblocked:

@@ -23,7 +23,7 @@ from taskmill.domain import TaskType
 from taskmill.model.events import Dispatched
 from taskmill.model.records import TaskHeader
 from taskmill.model.retry import Retry, RetryPolicy
-from taskmill.scheduler.context import TaskContext
+from taskmill.scheduler.context import Spawner, TaskContext
 from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
@@ -42,6 +42,7 @@ class Interrupt(StrEnum):
     PREEMPTED = "preempted"
     CANCELLED = "cancelled"
     SUPERSEDED = "superseded"
+    CHILD_FAILED = "child failed"
 
 
 class Running:
@@ -52,6 +53,7 @@ class Running:
         "claimed",
         "context",
         "entered",
+        "failure",
         "interrupt",
         "preempted_by",
         "started_at",
@@ -73,6 +75,7 @@ class Running:
         self.started_at = started_at
         self.task: asyncio.Task[None] | None = None
         self.interrupt: Interrupt | None = None
+        self.failure: str | None = None  # why a failed child made this attempt fail
         self.preempted_by: int | None = None
         self.urgent = False
         self.began = False  # its asyncio task has taken its first step
@@ -118,6 +121,20 @@ class Runner:
         self._clock = clock
         self._threads = threads
         self._policies: dict[bytes, RetryPolicy] = {}
+        state.stop_attempts = self.stop_attempts
+        self.spawner: Spawner | None = None
+        """Stores the children that executors spawn (set by the scheduler)."""
+
+    def stop_attempts(self, cancel: list[int], fail: dict[int, str]) -> None:
+        """Cancel these running attempts, and fail these (a child of theirs failed)."""
+        running = self._state.running
+        for task_id in cancel:
+            if (attempt := running.get(task_id)) is not None:
+                self.interrupt(attempt, Interrupt.CANCELLED)
+        for task_id, reason in fail.items():
+            if (attempt := running.get(task_id)) is not None:
+                attempt.failure = reason
+                self.interrupt(attempt, Interrupt.CHILD_FAILED)
 
     def start(self, claimed: ClaimedTask, now: float) -> None:
         """Begin an attempt of ``claimed``, which the store just marked running."""
@@ -130,6 +147,11 @@ class Runner:
             priority=claimed.priority,
             attempt=claimed.retry_count + 1,
             tags_json=claimed.tags,
+            parent_id=claimed.parent_id,
+            expires_at=claimed.expires_at,
+            memo=None if claimed.memo is None else _decode_memo(claimed.memo),
+            finalizing=claimed.phase == "finalize",
+            spawner=self.spawner,
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running
@@ -207,6 +229,17 @@ class Runner:
         if running.interrupt is Interrupt.SUPERSEDED:
             # However the attempt ended, the replaced task is already in history.
             kind = SettleKind.SUPERSEDED
+        if kind is SettleKind.COMPLETED and not running.context.finalizing:
+            task_type, memo = running.task_type, running.context.memo
+            return Settlement(
+                claimed.id,
+                kind,
+                self._clock.now(),
+                actual_io=running.context.actual_io,
+                schedule_id=claimed.schedule_id,
+                memo=None if memo is None else _encode_memo(memo, claimed.type),
+                finalize=task_type is not None and task_type.finalize is not None,
+            )
         return Settlement(
             claimed.id,
             kind,
@@ -223,6 +256,8 @@ class Runner:
             return self._settlement(running, SettleKind.PREEMPTED)
         if reason is Interrupt.SHUTDOWN or reason is Interrupt.PAUSED:  # back to the queue
             return self._settlement(running, SettleKind.REQUEUE)
+        if reason is Interrupt.CHILD_FAILED:  # fail-fast: a failed child fails its parent
+            return self._settlement(running, SettleKind.FAILED, error=running.failure)
         task_type = running.task_type
         if running.entered and task_type is not None and task_type.on_cancel is not None:
             await self._on_cancel(running, task_type)
@@ -279,17 +314,27 @@ class Runner:
                 f"type: {exc}"
             ) from exc
         context = running.context
-        executor = task_type.executor
-        running.entered = True
-        if task_type.is_async:
-            if task_type.takes_context:
-                await executor(payload, context)
-            else:
-                await executor(payload)
+        if context.finalizing:  # the executor ran; its children ended: the last step
+            step, is_async, takes_context = (
+                task_type.finalize,
+                task_type.finalize_is_async,
+                task_type.finalize_takes_context,
+            )
+            if step is None:
+                return  # nothing to do but complete
         else:
-            args = (payload, context) if task_type.takes_context else (payload,)
+            step, is_async = task_type.executor, task_type.is_async
+            takes_context = task_type.takes_context
+        running.entered = True
+        if is_async:
+            if takes_context:
+                await step(payload, context)
+            else:
+                await step(payload)
+        else:
+            args = (payload, context) if takes_context else (payload,)
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._threads, functools.partial(executor, *args))
+            await loop.run_in_executor(self._threads, functools.partial(step, *args))
 
     def _judge_failure(self, running: Running, exc: BaseException) -> Settlement:
         claimed, task_type = running.claimed, running.task_type
@@ -327,3 +372,14 @@ def _cancelling() -> bool:
 
 class _Unrunnable(Exception):
     """The task cannot run in this process at all: fail it without retrying."""
+
+
+_decode_memo = msgspec.json.decode
+
+
+def _encode_memo(memo: Any, task: str) -> bytes:
+    try:
+        return msgspec.json.encode(memo)
+    except (TypeError, msgspec.EncodeError) as exc:
+        logger.error("taskmill could not store the memo of %s (%s); it is dropped", task, exc)
+        return b"null"

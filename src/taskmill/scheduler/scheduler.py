@@ -42,7 +42,7 @@ from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.state import RunState
-from taskmill.scheduler.submission import DomainHandle, Limits, Submitter
+from taskmill.scheduler.submission import DomainHandle, Limits, Spawning, Submitter
 from taskmill.store.memory import MemoryStore
 from taskmill.store.protocol import Changes, NewSchedule, NewTask, Store, TagSelector
 from taskmill.store.sqlite import SqliteStore
@@ -234,6 +234,7 @@ class Scheduler:
             gate=self.admission,
             recovered=report,
         )
+        self._parts.runner.spawner = Spawning(self._registry, self._submitter)
         if self.admission.io.sampler is not None:
             self.admission.io.sampler.start()
         self._phase = "open"

@@ -54,6 +54,8 @@ class RunState:
     """Mutable run-time state shared by dispatcher, runner, completer and control."""
 
     def __init__(self, now: Callable[[], float]) -> None:
+        self.stop_attempts: Callable[[list[int], dict[int, str]], None] | None = None
+        """Cancels running attempts, or fails them with a reason (set by the runner)."""
         self._now = now
         self.now = now
         """The scheduler's clock."""
@@ -112,6 +114,8 @@ class RunState:
             self.next_expiry = _earliest(self.next_expiry, changes.expiry)
         if changes.unpause is not None:
             self.next_unpause = _earliest(self.next_unpause, changes.unpause)
+        if (changes.interrupt or changes.fail_running) and self.stop_attempts is not None:
+            self.stop_attempts(changes.interrupt, changes.fail_running)
         self.wake_event.set()
 
     def note_expiry(self, when: float | None) -> None:

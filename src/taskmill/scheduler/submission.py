@@ -29,6 +29,7 @@ from taskmill.model.retry import RetryPolicy
 from taskmill.model.tags import Tags, check_tags, encode_tags, merge_tags
 from taskmill.model.timing import TtlFrom, check_ttl_from, instant, seconds
 from taskmill.payload import default_key
+from taskmill.scheduler.context import TaskContext
 from taskmill.scheduler.registry import Registry
 from taskmill.store.protocol import NewSchedule, NewTask
 
@@ -70,7 +71,21 @@ class Limits:
     default_ttl: float | None = None
 
 
-def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: float) -> NewTask:
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """The task a spawned task is a child of, and when its time to live runs out."""
+
+    id: int
+    expires_at: float | None = None
+
+
+def prepare(
+    task_type: TaskType[Any],
+    item: Submission,
+    limits: Limits,
+    now: float,
+    parent: Parent | None = None,
+) -> NewTask:
     """Validate and encode one submission; raise a SubmitError subclass if it is unusable."""
     name = task_type.qualified_name
     payload = item.payload
@@ -95,6 +110,9 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         )
     ttl = _ttl(item, task_type, limits)
     ttl_from = item.ttl_from or task_type.ttl_from or "submission"
+    if parent is not None and parent.expires_at is not None:  # what is left of the parent's
+        left = max(parent.expires_at - now, 1e-6)
+        ttl, ttl_from = (left, "submission") if ttl is None or left < ttl else (ttl, ttl_from)
     defaults = task_type.domain.tags
     tags = defaults if item.tags is None else merge_tags(defaults, check_tags(item.tags))
     return NewTask(
@@ -117,6 +135,8 @@ def prepare(task_type: TaskType[Any], item: Submission, limits: Limits, now: flo
         else check_on_duplicate(item.on_duplicate),
         depends_on=() if item.depends_on is None else check_depends_on(item.depends_on),
         on_dependency_failure=check_on_dependency_failure(item.on_dependency_failure),
+        parent_id=None if parent is None else parent.id,
+        fail_fast=task_type.fail_fast,
     )
 
 
@@ -193,13 +213,17 @@ class Submitter:
         self._add_schedule = add_schedule
 
     async def one(
-        self, domain: Domain, item: Submission, recurring: Recurrence | None = None
+        self,
+        domain: Domain,
+        item: Submission,
+        recurring: Recurrence | None = None,
+        parent: Parent | None = None,
     ) -> SubmitOutcome:
-        """Store one task (or, with ``recurring``, one schedule)."""
+        """Store one task (or, with ``recurring``, one schedule; or a child of ``parent``)."""
         task_type = self._registry.resolve(domain, item.payload, item.task)
         now = self._now()
         if recurring is None:
-            return (await self._submit([prepare(task_type, item, self.limits, now)]))[0]
+            return (await self._submit([prepare(task_type, item, self.limits, now, parent)]))[0]
         if not isinstance(recurring, Every | Cron):
             raise ConfigurationError(
                 f"recurring must be taskmill.Every(...) or taskmill.Cron(...), got {recurring!r}"
@@ -223,9 +247,13 @@ class Submitter:
         )
 
     async def many(
-        self, domain: Domain, items: Iterable[Any], task: TaskType[Any] | str | None
+        self,
+        domain: Domain,
+        items: Iterable[Any],
+        task: TaskType[Any] | str | None,
+        parent: Parent | None = None,
     ) -> list[SubmitOutcome]:
-        """Store many tasks in one transaction."""
+        """Store many tasks in one transaction (children of ``parent``, if given)."""
         resolve, limits, now = self._registry.resolve, self.limits, self._now()
         resolved: dict[tuple[type, object], TaskType[Any]] = {}  # one lookup per payload class
         tasks: list[NewTask] = []
@@ -236,10 +264,46 @@ class Submitter:
             task_type = resolved.get(cache_key)
             if task_type is None:
                 task_type = resolved[cache_key] = resolve(domain, entry.payload, chosen)
-            tasks.append(prepare(task_type, entry, limits, now))
+            tasks.append(prepare(task_type, entry, limits, now, parent))
         if not tasks:
             return []
         return await self._submit(tasks)
+
+
+class Spawning:
+    """Stores the children that running tasks spawn (``ctx.spawn``, ``ctx.spawn_many``)."""
+
+    def __init__(self, registry: Registry, submitter: Submitter) -> None:
+        self._registry = registry
+        self._submitter = submitter
+
+    async def spawn(
+        self, ctx: TaskContext, payload: Any, *, sibling: bool, options: dict[str, Any]
+    ) -> SubmitOutcome:
+        """Store one child of ``ctx`` (with ``sibling``, of its parent)."""
+        domain = self._domain(ctx, options.pop("domain", None))
+        if "recurring" in options:
+            raise ConfigurationError("a spawned task cannot be recurring")
+        try:
+            item = Submission(payload, **options)
+        except TypeError:
+            raise ConfigurationError(
+                f"spawn() takes the options of submit(); got {sorted(options)}"
+            ) from None
+        parent_id = ctx.parent_id if sibling else ctx.id
+        assert parent_id is not None
+        return await self._submitter.one(domain, item, parent=Parent(parent_id, ctx.expires_at))
+
+    async def spawn_many(
+        self, ctx: TaskContext, items: list[Any], *, task: Any, domain: Any
+    ) -> list[SubmitOutcome]:
+        """Store many children of ``ctx`` in one transaction."""
+        return await self._submitter.many(
+            self._domain(ctx, domain), items, task, Parent(ctx.id, ctx.expires_at)
+        )
+
+    def _domain(self, ctx: TaskContext, domain: Domain | str | None) -> Domain:
+        return self._registry.domain(ctx.type.partition("::")[0] if domain is None else domain)
 
 
 class DomainHandle:

@@ -52,6 +52,8 @@ class NewTask:
     on_duplicate: OnDuplicate = "skip"
     depends_on: tuple[int, ...] = ()
     on_dependency_failure: OnDependencyFailure = "cancel"
+    parent_id: int | None = None
+    fail_fast: bool = True  # as a parent: the first failed child fails it
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,9 @@ class ClaimedTask:
     expires_at: float | None = None
     schedule_id: int | None = None
     tags: bytes | None = None
+    parent_id: int | None = None
+    phase: str | None = None  # "finalize": run the type's finalize step, not its executor
+    memo: bytes | None = None
 
 
 class SettleKind(StrEnum):
@@ -140,6 +145,8 @@ class Settlement:
     not_before: float | None = None
     actual_io: IoBudget = NO_IO
     schedule_id: int | None = None
+    memo: bytes | None = None  # COMPLETED: what the executor saved for its finalize step
+    finalize: bool = False  # COMPLETED: the type has a finalize step to run after children
 
 
 @dataclass(slots=True)
@@ -153,6 +160,7 @@ class Ended:
     priority: int
     status: TaskStatus
     cause: int | None = None  # with status DEPENDENCY_FAILED: the dependency that failed
+    error: str | None = None  # with status FAILED: why
 
 
 @dataclass(slots=True)
@@ -189,6 +197,9 @@ class Changes:
     unpause: float | None = None
     ended: list[Ended] = field(default_factory=list)
     unblocked: list[Ended] = field(default_factory=list)  # status: the one they have now
+    waiting: list[int] = field(default_factory=list)  # parents now waiting for children
+    interrupt: list[int] = field(default_factory=list)  # running tasks to cancel (fail-fast)
+    fail_running: dict[int, str] = field(default_factory=dict)  # running parents to fail
     skipped: list[Skipped] = field(default_factory=list)
     schedules_ended: list[ScheduleEnded] = field(default_factory=list)
 

@@ -21,7 +21,7 @@ from taskmill.model.outcomes import (
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import NewTask
 from taskmill.store.sql import graph
-from taskmill.store.sql.records import GROUP, PREEMPTED
+from taskmill.store.sql.records import GROUP, PREEMPTED, TO_HISTORY
 
 # The active task's fields a decision needs, as _find_active returns them.
 Current = list[Any]  # [id, priority, status]
@@ -34,18 +34,6 @@ UPDATE tasks SET rerun_payload = ?, rerun_label = ?,
 WHERE id = ?
 """
 
-# The replaced version goes to history as 'superseded' (?1 now, ?2 whether it was running).
-_SUPERSEDED_TO_HISTORY = """
-INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
-                     retry_policy, created_at, started_at, finished_at, last_error,
-                     io_read, io_write, io_rx, io_tx, actual_read, actual_write, actual_rx,
-                     actual_tx, group_key, schedule_id, duration, tags)
-SELECT id, type, key, label, priority, 'superseded', payload, retry_count,
-       retry_policy, created_at, started_at, ?1, last_error,
-       io_read, io_write, io_rx, io_tx, 0, 0, 0, 0, group_key, schedule_id,
-       CASE WHEN ?2 THEN max(0.0, ?1 - started_at) END, tags
-FROM tasks WHERE id = ?3
-"""
 
 # In place: a new version of a task that is not running. Its id, key, schedule and the pause
 # reasons that do not depend on the group stay; blocked and waiting tasks stay so.
@@ -86,7 +74,7 @@ def resolve(
     if policy == "reject":
         return Rejected(task_id)
     if policy == "supersede":
-        conn.execute(_SUPERSEDED_TO_HISTORY, (now, running, task_id))
+        conn.execute(TO_HISTORY, ("superseded", now, None, 0, 0, 0, 0, running, task_id))
         if running:  # the attempt is interrupted by the scheduler; its row goes now
             conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
             new_id = insert_new(task)

@@ -16,7 +16,7 @@ from typing import Any
 from taskmill.model.errors import DependencyError
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import Changes, Ended
-from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED
+from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY
 
 _LOOKUP_CHUNK = 500
 
@@ -29,17 +29,6 @@ UPDATE tasks SET status = CASE WHEN pause_reasons != 0 THEN 'paused' ELSE 'pendi
 WHERE id = ?2 AND status = 'blocked'
       AND NOT EXISTS (SELECT 1 FROM dependencies WHERE task_id = ?2)
 RETURNING id, type, key, label, priority, status, not_before
-"""
-
-_TO_HISTORY = """
-INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
-                     retry_policy, created_at, started_at, finished_at, last_error,
-                     io_read, io_write, io_rx, io_tx, actual_read, actual_write, actual_rx,
-                     actual_tx, group_key, schedule_id, tags)
-SELECT id, type, key, label, priority, 'dependency_failed', payload, retry_count,
-       retry_policy, created_at, started_at, ?1, ?2, io_read, io_write, io_rx, io_tx,
-       0, 0, 0, 0, group_key, schedule_id, tags
-FROM tasks WHERE id = ?3
 """
 
 
@@ -107,17 +96,22 @@ def transfer(conn: sqlite3.Connection, old_id: int, new_id: int) -> None:
 
 def after_end(
     conn: sqlite3.Connection,
-    ended: Iterable[tuple[int, TaskStatus]],
+    ended: Iterable[tuple[int, TaskStatus, int | None]],
     now: float,
     changes: Changes,
-) -> None:
-    """Follow up tasks that just left the queue with ``status``: their dependents."""
+) -> list[tuple[int, TaskStatus, int | None]]:
+    """Follow up tasks that just left the queue: their dependents.
+
+    Returns the tasks this ended as ``dependency_failed`` (with their parents), whose own
+    dependents it already followed up.
+    """
     ended = list(ended)
     if not ended or conn.execute("SELECT 1 FROM dependencies LIMIT 1").fetchone() is None:
-        return
+        return []
     failures: list[tuple[int, TaskStatus, bool]] = []  # (id, how it ended, cascade forced)
     candidates: list[int] = []
-    for task_id, status in ended:
+    failed_here: list[tuple[int, TaskStatus, int | None]] = []
+    for task_id, status, _ in ended:
         if status == TaskStatus.COMPLETED:
             candidates += _drop_edges_to(conn, task_id)
         else:
@@ -132,10 +126,13 @@ def after_end(
                 )
                 candidates.append(dependent)
                 continue
-            _fail(conn, dependent, failed, status, now=now, changes=changes)
+            parent = _fail(conn, dependent, failed, status, now=now, changes=changes)
+            if parent is not False:
+                failed_here.append((dependent, TaskStatus.DEPENDENCY_FAILED, parent))
             failures.append((dependent, TaskStatus.DEPENDENCY_FAILED, forced or policy != "fail"))
     for task_id in candidates:
         unblock(conn, task_id, now, changes)
+    return failed_here
 
 
 def unblock(conn: sqlite3.Connection, task_id: int, now: float, changes: Changes) -> None:
@@ -198,17 +195,24 @@ def _fail(
     *,
     now: float,
     changes: Changes,
-) -> None:
-    """End ``task_id`` as ``dependency_failed`` because ``dependency`` ended with ``status``."""
+) -> int | bool | None:
+    """End ``task_id`` as ``dependency_failed`` because ``dependency`` ended with ``status``.
+
+    Returns its parent id (``None``: it has none), or ``False`` if it had ended already.
+    """
     row: Any = conn.execute(
-        f"SELECT {ENDED_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        f"SELECT {ENDED_COLUMNS}, parent_id FROM tasks WHERE id = ?", (task_id,)
     ).fetchone()
     if row is None:  # already ended along another path of the graph
-        return
+        return False
     error = f"dependency {dependency} ended {status}"
-    conn.execute(_TO_HISTORY, (now, error, task_id))
+    conn.execute(
+        TO_HISTORY, (TaskStatus.DEPENDENCY_FAILED.value, now, error, 0, 0, 0, 0, False, task_id)
+    )
     conn.execute("DELETE FROM dependencies WHERE task_id = ?", (task_id,))
     conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
     changes.ended.append(
         Ended(row[0], row[1], row[2], row[3], row[4], TaskStatus.DEPENDENCY_FAILED, dependency)
     )
+    parent: int | None = row[5]
+    return parent

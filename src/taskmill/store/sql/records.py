@@ -22,17 +22,34 @@ REASON_NAMES = ((PREEMPTED, "preempted"), (GLOBAL, "global"), (DOMAIN, "domain")
 TASK_COLUMNS = """id, type, key, label, priority, status, payload, retry_count, created_at,
     started_at, not_before, last_error, io_read, io_write, io_rx, io_tx,
     group_key, pause_reasons, expires_at, schedule_id, tags,
-    (SELECT json_group_array(depends_on) FROM dependencies WHERE task_id = tasks.id)"""
+    (SELECT json_group_array(depends_on) FROM dependencies WHERE task_id = tasks.id),
+    parent_id"""
 
 HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry_count,
     created_at, started_at, finished_at, last_error, io_read, io_write, io_rx, io_tx,
     actual_read, actual_write, actual_rx, actual_tx, retried_as, group_key, schedule_id,
-    duration, tags"""
+    duration, tags, parent_id"""
 
 SCHEDULE_COLUMNS = """id, type, key, label, priority, group_key, every, fixed_rate, cron, tz,
     max_occurrences, occurrences, next_at, current_task, status, created_at, tags"""
 
 ENDED_COLUMNS = "id, type, key, label, priority"
+
+# Moves a task's row to history: ?1 status, ?2 finished_at, ?3 error (else its last one),
+# ?4..?7 the IO its last attempt recorded, ?8 whether it ended running (then its duration is
+# known), ?9 its id. The caller deletes the row.
+TO_HISTORY = """
+INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
+                     retry_policy, created_at, started_at, finished_at, last_error,
+                     io_read, io_write, io_rx, io_tx,
+                     actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id,
+                     duration, tags, parent_id)
+SELECT id, type, key, label, priority, ?1, payload, retry_count,
+       retry_policy, created_at, started_at, ?2, coalesce(?3, last_error),
+       io_read, io_write, io_rx, io_tx, ?4, ?5, ?6, ?7, group_key, schedule_id,
+       CASE WHEN ?8 THEN max(0.0, ?2 - started_at) END, tags, parent_id
+FROM tasks WHERE id = ?9
+"""
 
 
 def reasons(bits: int) -> tuple[str, ...]:
@@ -62,6 +79,7 @@ def task_record(row: Sequence[Any]) -> TaskRecord:
         schedule_id=row[19],
         tags=decode_tags(row[20]),
         depends_on=tuple(sorted(_decode_json(row[21]))),
+        parent_id=row[22],
     )
 
 
@@ -88,6 +106,7 @@ def history_record(row: Sequence[Any]) -> HistoryRecord:
         group=row[22],
         schedule_id=row[23],
         tags=decode_tags(row[25]),
+        parent_id=row[26],
     )
 
 

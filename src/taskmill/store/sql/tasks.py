@@ -24,15 +24,15 @@ from taskmill.store.protocol import (
     Settlement,
     TagSelector,
 )
-from taskmill.store.sql import control, duplicates, graph, schedules, tags
-from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, ended
+from taskmill.store.sql import children, control, duplicates, ends, graph, schedules, tags
+from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY, ended
 
 INSERT = """
 INSERT INTO tasks (id, type, key, key_hash, label, priority, status, payload, retry_policy,
                    created_at, not_before, io_read, io_write, io_rx, io_tx, group_key,
                    pause_reasons, ttl, ttl_from_start, expires_at, schedule_id, aging_from,
-                   paused_since, tags, on_dependency_failure)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   paused_since, tags, on_dependency_failure, parent_id, fail_fast)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # The subquery's WHERE repeats the partial index's, so the planner walks tasks_ready in order;
@@ -46,10 +46,10 @@ WHERE id IN (SELECT id FROM tasks WHERE status = 'pending' AND not_before IS NUL
              AND type IN (SELECT value FROM json_each(?2))
              ORDER BY priority, id LIMIT ?3)
 RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
-          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags,
+          parent_id, phase, memo
 """
 
-# ?8 says whether the task ended running: only then is the last attempt's duration known.
 # Admission reads candidates (skipping what the policy rules out wholesale), picks, then claims
 # the ones it admitted by id, if they are still ready. Without aging or per-group fetching the
 # planner walks tasks_ready in order.
@@ -100,21 +100,10 @@ UPDATE tasks SET status = 'running', started_at = ?1,
                       ELSE expires_at END
 WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending' AND not_before IS NULL
 RETURNING id, type, key, label, priority, payload, retry_count, retry_policy, created_at,
-          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags
+          io_read, io_write, io_rx, io_tx, group_key, expires_at, schedule_id, tags,
+          parent_id, phase, memo
 """
 
-TO_HISTORY = """
-INSERT INTO history (id, type, key, label, priority, status, payload, retry_count,
-                     retry_policy, created_at, started_at, finished_at, last_error,
-                     io_read, io_write, io_rx, io_tx,
-                     actual_read, actual_write, actual_rx, actual_tx, group_key, schedule_id,
-                     duration, tags)
-SELECT id, type, key, label, priority, ?1, payload, retry_count,
-       retry_policy, created_at, started_at, ?2, coalesce(?3, last_error),
-       io_read, io_write, io_rx, io_tx, ?4, ?5, ?6, ?7, group_key, schedule_id,
-       CASE WHEN ?8 THEN max(0.0, ?2 - started_at) END, tags
-FROM tasks WHERE id = ?9
-"""
 
 NEXT_DUE = "SELECT min(not_before) FROM tasks WHERE status = 'pending' AND not_before IS NOT NULL"
 NEXT_EXPIRY = (
@@ -246,6 +235,7 @@ def _row(
         reasons, t.ttl, int(t.ttl_from_start), expires, t.schedule_id,
         now if t.not_before is None else t.not_before, now if reasons else None,
         t.tags, None if t.on_dependency_failure == "cancel" else t.on_dependency_failure,
+        t.parent_id, int(t.fail_fast),
     )  # fmt: skip
 
 
@@ -397,8 +387,9 @@ def claim_ids(conn: sqlite3.Connection, ids_json: bytes, now: float) -> list[Cla
 def _claimed(r: Sequence[Any]) -> ClaimedTask:
     io = IoBudget.of(r[9], r[10], r[11], r[12])
     return ClaimedTask(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], io, r[13], r[14], r[15], r[16]
-    )
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], io, r[13], r[14], r[15], r[16],
+        r[17], r[18], r[19],
+    )  # fmt: skip
 
 
 def _exists(conn: sqlite3.Connection, task_id: int) -> bool:
@@ -435,7 +426,12 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
         else:
             requeue.append((s.at, s.at, s.id))
     changes = Changes()
+    completing = [s for s in settlements if s.kind is SettleKind.COMPLETED]
+    if completing and (any(s.finalize for s in completing) or children.any_children(conn)):
+        parked = children.park(conn, completing, changes)  # parents that wait for children
+        final = [row for row in final if row[-1] not in parked]
     if final:
+        parents = children.parents_of(conn, [row[-1] for row in final])
         conn.executemany(TO_HISTORY, final)
         cancelled = [(row[-1],) for row in final if row[0] == SettleKind.CANCELLED]
         if cancelled:  # cancelling a task also cancels a run a duplicate asked for
@@ -447,12 +443,12 @@ def settle(conn: sqlite3.Connection, settlements: Iterable[Settlement]) -> Chang
             kept = {row[-1] for row in final if _exists(conn, row[-1])}
             conn.executemany(RERUN, [(row[1], row[1], row[1], row[-1]) for row in final])
             changes.ready = True
-        graph.after_end(
-            conn,
-            [(row[-1], TaskStatus(row[0])) for row in final if row[-1] not in kept],
-            final[-1][1],
-            changes,
-        )
+        ended = [
+            (row[-1], TaskStatus(row[0]), parents.get(row[-1]))
+            for row in final
+            if row[-1] not in kept
+        ]
+        ends.followup(conn, ended, final[-1][1], changes)
     if retry:
         conn.executemany(
             f"UPDATE tasks SET status = {_AFTER_ATTEMPT}, retry_count = retry_count + 1, "
@@ -537,12 +533,13 @@ def end_tasks(
         [(str(status), now, None, io.disk_read, io.disk_write, io.net_rx, io.net_tx, 0, r[0])
          for r in rows],
     )  # fmt: skip
+    parents = children.parents_of(conn, [r[0] for r in rows])
     conn.executemany("DELETE FROM tasks WHERE id = ?", [(r[0],) for r in rows])
     for row in rows:
         changes.ended.append(ended(row, status))
         if row[5] is not None:
             schedules.occurrence_ended(conn, row[5], row[0], now, changes)
-    graph.after_end(conn, [(row[0], status) for row in rows], now, changes)
+    ends.followup(conn, [(row[0], status, parents.get(row[0])) for row in rows], now, changes)
 
 
 # --- cancel -----------------------------------------------------------------------------------
