@@ -113,9 +113,7 @@ def prepare(
     if parent is not None and parent.expires_at is not None:  # what is left of the parent's
         left = max(parent.expires_at - now, 1e-6)
         ttl, ttl_from = (left, "submission") if ttl is None or left < ttl else (ttl, ttl_from)
-    defaults = task_type.domain.tags
-    tags = defaults if item.tags is None else merge_tags(defaults, check_tags(item.tags))
-    return NewTask(
+    task = NewTask(
         type=name,
         key=key,
         label=_call(task_type.label_for, payload, "label", name)
@@ -129,15 +127,25 @@ def prepare(
         group=task_type.group if item.group is None else check_group(item.group),
         ttl=ttl,
         ttl_from_start=ttl is not None and check_ttl_from(ttl_from) == "first_attempt",
-        tags=encode_tags(tags),
-        on_duplicate=task_type.on_duplicate
-        if item.on_duplicate is None
-        else check_on_duplicate(item.on_duplicate),
-        depends_on=() if item.depends_on is None else check_depends_on(item.depends_on),
-        on_dependency_failure=check_on_dependency_failure(item.on_dependency_failure),
-        parent_id=None if parent is None else parent.id,
-        fail_fast=task_type.fail_fast,
     )
+    # The rarer settings are set only when they differ from the defaults: this runs once per
+    # task of every batch, and keyword arguments are not free.
+    defaults = task_type.domain.tags
+    if defaults or item.tags is not None:
+        tags = defaults if item.tags is None else merge_tags(defaults, check_tags(item.tags))
+        task.tags = encode_tags(tags)
+    on_duplicate = task_type.on_duplicate if item.on_duplicate is None else item.on_duplicate
+    if on_duplicate != "skip":
+        task.on_duplicate = check_on_duplicate(on_duplicate)
+    if item.depends_on is not None:
+        task.depends_on = check_depends_on(item.depends_on)
+    if item.on_dependency_failure != "cancel":
+        task.on_dependency_failure = check_on_dependency_failure(item.on_dependency_failure)
+    if parent is not None:
+        task.parent_id = parent.id
+    if not task_type.fail_fast:
+        task.fail_fast = False
+    return task
 
 
 def _ttl(item: Submission, task_type: TaskType[Any], limits: Limits) -> float | None:

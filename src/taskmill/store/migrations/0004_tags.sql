@@ -6,8 +6,7 @@ ALTER TABLE history ADD COLUMN tags TEXT;
 ALTER TABLE schedules ADD COLUMN tags TEXT;
 
 -- One row per tag of an active task, to find, count and cancel tasks by tag. Triggers keep it
--- in step with tasks.tags, so no code path can forget it; the WHEN clauses keep untagged
--- tasks (the common case) free of any cost.
+-- in step with tasks.tags (version 8 drops the insert trigger: the submit code adds the rows).
 CREATE TABLE task_tags (
     key     TEXT    NOT NULL,
     value   TEXT    NOT NULL,

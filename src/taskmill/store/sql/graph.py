@@ -94,6 +94,11 @@ def transfer(conn: sqlite3.Connection, old_id: int, new_id: int) -> None:
     conn.execute("UPDATE dependencies SET depends_on = ? WHERE depends_on = ?", (new_id, old_id))
 
 
+def any_edges(conn: sqlite3.Connection) -> bool:
+    """Whether any task waits for another (else endings need no dependency checks)."""
+    return conn.execute("SELECT 1 FROM dependencies LIMIT 1").fetchone() is not None
+
+
 def after_end(
     conn: sqlite3.Connection,
     ended: Iterable[tuple[int, TaskStatus, int | None]],
@@ -106,7 +111,7 @@ def after_end(
     dependents it already followed up.
     """
     ended = list(ended)
-    if not ended or conn.execute("SELECT 1 FROM dependencies LIMIT 1").fetchone() is None:
+    if not ended or not any_edges(conn):
         return []
     failures: list[tuple[int, TaskStatus, bool]] = []  # (id, how it ended, cascade forced)
     candidates: list[int] = []

@@ -7,10 +7,22 @@ only the JSON column, filtered with ``json_each``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from taskmill.store.protocol import TagSelector
+
+_TAGS_AT = 23  # the position of ``tags`` in the parameters of tasks.INSERT
+
+
+def index(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Add the ``task_tags`` rows of the tagged tasks among these just inserted ones."""
+    tagged = [(row[0], row[_TAGS_AT]) for row in rows if row[_TAGS_AT] is not None]
+    if tagged:
+        conn.executemany(
+            "INSERT INTO task_tags (key, value, task_id) SELECT key, value, ?1 FROM json_each(?2)",
+            tagged,
+        )
 
 
 def escape_like(text: str) -> str:
