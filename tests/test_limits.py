@@ -154,6 +154,29 @@ async def test_pressure_holds_less_important_work(pressure: float, runs: list[st
     assert sorted(ran) == ["background", "high", "normal"]
 
 
+async def test_pressure_poll_sets_when_held_work_is_looked_at_again() -> None:
+    """With pressure_poll=5, work held by pressure is looked at again 5 s later, not sooner."""
+    domain = Domain("d")
+    ran: list[float] = []
+    clock = FakeClock()
+
+    @domain.task("job")
+    async def job(payload: Job) -> None:
+        ran.append(clock.now())
+
+    source = FixedPressure(0.9)
+    async with Scheduler(":memory:", domains=[domain], clock=clock, pressure_poll=5,
+                         pressure_sources={"disk": source}) as scheduler:  # fmt: skip
+        start = clock.now()
+        await scheduler.domain(domain).submit(Job("held"))  # NORMAL waits above 0.75
+        await run_until(scheduler, clock, start + 1)
+        source.value = 0.0
+        await run_until(scheduler, clock, start + 4.9)
+        assert ran == []
+        await run_until(scheduler, clock, start + 5.1)
+    assert [t - start for t in ran] == [5.0]
+
+
 async def test_rate_limited_type_does_not_stop_other_work() -> None:
     """A HIGH type limited to 1 start per second waits for tokens; NORMAL work runs meanwhile."""
     domain = Domain("d")

@@ -60,6 +60,7 @@ EXPECTED = [
     "PressureSource",
     "Priority",
     "Progress",
+    "ProgressReporter",
     "RateLimit",
     "RecurringCompleted",
     "RecurringSkipped",

@@ -58,6 +58,7 @@ from taskmill.model.events import (
     GroupResumed,
     Paused,
     Preempted,
+    Progress,
     RecurringCompleted,
     RecurringSkipped,
     Replaced,
@@ -89,7 +90,7 @@ from taskmill.model.recurring import Cron, Every
 from taskmill.model.retry import PermanentError, Retry, RetryPolicy
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import TtlFrom
-from taskmill.scheduler.context import CancelToken, Progress, TaskContext
+from taskmill.scheduler.context import CancelToken, ProgressReporter, TaskContext
 from taskmill.scheduler.events import Subscription
 from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
 from taskmill.scheduler.scheduler import Scheduler
@@ -152,6 +153,7 @@ __all__ = [
     "PressureSource",
     "Priority",
     "Progress",
+    "ProgressReporter",
     "RateLimit",
     "RecurringCompleted",
     "RecurringSkipped",

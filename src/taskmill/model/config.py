@@ -76,20 +76,15 @@ class SchedulerConfig:
     preempt_priority: int = 0
     default_ttl: float | None = None
     pressure_poll: float = 1.0
+    progress_interval: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "max_payload_bytes"):
             _check_positive_int(getattr(self, name), name)
         if self.sync_workers is not None:
             _check_positive_int(self.sync_workers, "sync_workers")
-        if not (
-            isinstance(self.pressure_poll, int | float)
-            and not isinstance(self.pressure_poll, bool)
-            and 0 < self.pressure_poll < math.inf
-        ):
-            raise ConfigurationError(
-                f"pressure_poll must be a number of seconds > 0, got {self.pressure_poll!r}"
-            )
+        _check_seconds(self.pressure_poll, "pressure_poll", allow_zero=False)
+        _check_seconds(self.progress_interval, "progress_interval", allow_zero=True)
         if not (
             isinstance(self.shutdown_timeout, int | float)
             and not isinstance(self.shutdown_timeout, bool)
@@ -103,3 +98,16 @@ class SchedulerConfig:
 def _check_positive_int(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+
+
+def _check_seconds(value: object, name: str, *, allow_zero: bool) -> None:
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value >= 0 if allow_zero else value > 0)
+        and value < math.inf
+    )
+    if not ok:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds {'>= 0' if allow_zero else '> 0'}, got {value!r}"
+        )

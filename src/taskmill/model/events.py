@@ -52,6 +52,31 @@ class Dispatched(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Progress(TaskEvent):
+    """A running task reported progress.
+
+    At most one event per task per ``progress_interval``; the last report always arrives,
+    before the attempt's end.
+
+    Attributes:
+        fraction: 0.0 .. 1.0, or ``None`` if only bytes were counted without a total.
+        message: The latest message, if any.
+        bytes_done: Bytes counted with ``add_bytes``.
+        bytes_total: The total given with ``set_bytes_total``, if any.
+        rate: Smoothed bytes per second, if bytes were counted.
+        eta: Seconds left at that rate, if known.
+    """
+
+    kind: ClassVar[str] = "progress"
+    fraction: float | None
+    message: str | None = None
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    rate: float | None = None
+    eta: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Completed(TaskEvent):
     """The task's executor returned; the task is in history as ``completed``.
 

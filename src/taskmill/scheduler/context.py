@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -68,22 +69,55 @@ class CancelToken:
         return event.wait(timeout)
 
 
-class Progress:
-    """The progress an executor reports, readable by the scheduler."""
+class ProgressReporter:
+    """Where an executor reports its progress: ``ctx.progress.report(0.5, "halfway")``.
 
-    __slots__ = ("fraction", "message")
+    Reports update :attr:`fraction` and :attr:`message` at once; subscribers get
+    :class:`~taskmill.Progress` events, at most one per ``progress_interval`` per task, and
+    always the last value. Byte counts (:meth:`set_bytes_total`, :meth:`add_bytes`) also give
+    a smoothed rate and an estimated time to finish.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_clock",
+        "_last_at",
+        "bytes_done",
+        "bytes_total",
+        "fraction",
+        "listener",
+        "message",
+        "rate",
+    )
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.fraction: float | None = None
+        """The latest fraction reported, 0.0 .. 1.0 (``None``: nothing reported yet)."""
         self.message: str | None = None
+        """The latest message."""
+        self.bytes_done = 0
+        """Bytes done so far, from :meth:`add_bytes`."""
+        self.bytes_total: int | None = None
+        """The bytes to do in all, from :meth:`set_bytes_total`."""
+        self.rate: float | None = None
+        """Smoothed bytes per second (EWMA 0.3 over :meth:`add_bytes` calls)."""
+        self.listener: Callable[[], None] | None = None
+        """Called after each report (set by the scheduler; may be called from a thread)."""
+        self._clock = clock or time.monotonic
+        self._last_at: float | None = None
 
     def report(self, fraction: float, message: str | None = None) -> None:
         """Report that ``fraction`` (0.0 .. 1.0) of the work is done."""
-        if not isinstance(fraction, int | float) or not 0.0 <= fraction <= 1.0:
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0.0 <= fraction <= 1.0
+        ):
             raise ConfigurationError(f"progress fraction must be in 0.0..1.0, got {fraction!r}")
         self.fraction = float(fraction)
         if message is not None:
             self.message = message
+        if self.listener is not None:
+            self.listener()
 
     def report_fraction(
         self, done: int | float, total: int | float, message: str | None = None
@@ -92,6 +126,39 @@ class Progress:
         if not (isinstance(total, int | float) and math.isfinite(total) and total > 0):
             raise ConfigurationError(f"progress total must be a positive number, got {total!r}")
         self.report(min(1.0, max(0.0, done / total)), message)
+
+    def set_bytes_total(self, total: int) -> None:
+        """Say how many bytes the task will move; :meth:`add_bytes` then reports fractions."""
+        if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+            raise ConfigurationError(f"bytes total must be an int > 0, got {total!r}")
+        self.bytes_total = total
+
+    def add_bytes(self, n: int, message: str | None = None) -> None:
+        """Count ``n`` more bytes done; updates the fraction (with a total), rate and ETA."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigurationError(f"bytes done must be an int >= 0, got {n!r}")
+        now = self._clock()
+        if self._last_at is not None and now > self._last_at:
+            sample = n / (now - self._last_at)
+            self.rate = sample if self.rate is None else 0.3 * sample + 0.7 * self.rate
+        self._last_at = now
+        self.bytes_done += n
+        total = self.bytes_total
+        fraction = self.fraction if total is None else min(1.0, self.bytes_done / total)
+        if fraction is None:
+            if message is not None:
+                self.message = message
+            if self.listener is not None:
+                self.listener()
+            return
+        self.report(fraction, message)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until :attr:`bytes_total` is reached at the current rate, if known."""
+        if self.bytes_total is None or not self.rate:
+            return None
+        return max(0.0, (self.bytes_total - self.bytes_done) / self.rate)
 
 
 class Spawner(Protocol):
@@ -119,7 +186,8 @@ class TaskContext:
         priority: The task's priority.
         attempt: 1 on the first attempt, 2 on the first retry, ...
         cancel_token: Set when the scheduler wants the task to stop.
-        progress: Report progress here: ``ctx.progress.report(0.5, "halfway")``.
+        progress: Report progress here: ``ctx.progress.report(0.5, "halfway")`` (a
+            :class:`ProgressReporter`).
         tags: The task's tags (a read-only mapping).
         parent_id: The task that spawned this one, if any.
         memo: Anything JSON-serializable the executor wants its finalize step to have; in
@@ -172,7 +240,7 @@ class TaskContext:
         self.priority = priority
         self.attempt = attempt
         self.cancel_token = CancelToken()
-        self.progress = Progress()
+        self.progress = ProgressReporter()
         self._disk_read = self._disk_write = self._net_rx = self._net_tx = 0
         self._tags_json = tags_json
         self._tags: Mapping[str, str] | None = None

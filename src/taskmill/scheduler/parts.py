@@ -65,6 +65,7 @@ def assemble(
         clock=clock,
         threads=threads,
         preempt_priority=config.preempt_priority,
+        progress_interval=config.progress_interval,
     )
     preemptor = Preemptor(store=store, state=state, runner=runner, registry=registry)
     dispatcher = Dispatcher(

@@ -25,6 +25,7 @@ from taskmill.model.records import TaskHeader
 from taskmill.model.retry import Retry, RetryPolicy
 from taskmill.scheduler.context import Spawner, TaskContext
 from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.progress import ProgressEvents
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
 from taskmill.store.protocol import ClaimedTask, SettleKind, Settlement
@@ -112,6 +113,7 @@ class Runner:
         clock: Clock,
         threads: ThreadPoolExecutor,
         preempt_priority: int,
+        progress_interval: float = 0.1,
     ) -> None:
         self.registry = registry
         self.preempt_priority = preempt_priority
@@ -124,6 +126,7 @@ class Runner:
         state.stop_attempts = self.stop_attempts
         self.spawner: Spawner | None = None
         """Stores the children that executors spawn (set by the scheduler)."""
+        self.progress = ProgressEvents(bus=bus, clock=clock, interval=progress_interval)
 
     def stop_attempts(self, cancel: list[int], fail: dict[int, str]) -> None:
         """Cancel these running attempts, and fail these (a child of theirs failed)."""
@@ -155,6 +158,7 @@ class Runner:
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running
+        self.progress.attach(claimed.id, running.header(), context.progress)
         if claimed.priority <= self.preempt_priority:
             running.urgent = True
             self._state.urgent_running += 1
@@ -211,6 +215,7 @@ class Runner:
             settlement = self._settlement(running, SettleKind.COMPLETED)
         state = self._state
         del state.running[claimed.id]
+        self.progress.detach(claimed.id)  # the last report goes out before the end
         if running.urgent:
             state.urgent_running -= 1
         state.settling += 1

@@ -87,6 +87,8 @@ class Scheduler:
         throttle: Which priorities wait at which pressure (default: BACKGROUND and below
             above 0.5, NORMAL above 0.75, HIGH and REALTIME never).
         pressure_poll: While pressure holds work back, how often to look again (seconds).
+        progress_interval: Least time between two progress events of one task (seconds);
+            reports in between are merged, and the last one is always sent.
         resource_monitoring: Sample disk and network throughput (psutil, every second) and
             hold back tasks whose expected IO would not fit (see ``io_budget``).
         sampler: Where throughput comes from instead of psutil (e.g.
@@ -121,6 +123,7 @@ class Scheduler:
         pressure_sources: Mapping[str, PressureLike] | None = None,
         throttle: ThrottlePolicy | None = None,
         pressure_poll: float = 1.0,
+        progress_interval: float = 0.1,
         resource_monitoring: bool = False,
         sampler: Sampler | None = None,
         io_budget: float = 0.8,
@@ -143,6 +146,8 @@ class Scheduler:
             default_ttl=None
             if default_ttl is None
             else seconds(default_ttl, "default_ttl", allow_zero=False),
+            pressure_poll=pressure_poll,
+            progress_interval=progress_interval,
         )
         """The validated options."""
         self._registry = Registry(domains)
