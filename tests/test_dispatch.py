@@ -10,6 +10,7 @@ from taskmill import (
     Completed,
     Dispatched,
     Domain,
+    Missed,
     Priority,
     Scheduler,
     Submission,
@@ -237,13 +238,14 @@ async def test_wait_idle_returns_at_once_when_empty(database: str) -> None:
 
 
 async def test_slow_subscriber_loses_oldest_events_and_is_told(database: str) -> None:
-    """A subscriber that does not read keeps the newest events and counts the dropped ones."""
+    """A subscriber that does not read keeps the newest events and is told what it lost."""
     domain, _ = recording_domain()
     async with Scheduler(database, domains=[domain], max_concurrency=8) as scheduler:
         lagging = scheduler.events(maxsize=5)
         await scheduler.domain(domain).submit_many([Job(str(i)) for i in range(20)])
         await scheduler.wait_idle()
     received = [event async for event in lagging]
-    assert len(received) == 5
+    assert len(received) == 1 + 5  # the Missed notice, then the newest five
+    assert received[0] == Missed(received[1].at, 40 - 5)
     assert lagging.missed == 40 - 5
     assert isinstance(received[-1], Completed)

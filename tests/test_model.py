@@ -170,6 +170,7 @@ def test_event_dicts_name_their_kind() -> None:
             "label": "Thumbnail",
             "priority": 128,
             "effective_priority": 128,
+            "tags": {},
         },
         "attempt": 1,
         "error": "boom",

@@ -56,6 +56,7 @@ from taskmill.model.events import (
     Failed,
     GroupPaused,
     GroupResumed,
+    Missed,
     Paused,
     Preempted,
     Progress,
@@ -91,7 +92,7 @@ from taskmill.model.retry import PermanentError, Retry, RetryPolicy
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import TtlFrom
 from taskmill.scheduler.context import CancelToken, ProgressReporter, TaskContext
-from taskmill.scheduler.events import Subscription
+from taskmill.scheduler.events import EventFilter, Subscription
 from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
 from taskmill.scheduler.scheduler import Scheduler
 from taskmill.scheduler.submission import DomainHandle, Submission
@@ -121,6 +122,7 @@ __all__ = [
     "DuplicateTaskTypeError",
     "Durability",
     "Event",
+    "EventFilter",
     "Every",
     "Expired",
     "Failed",
@@ -138,6 +140,7 @@ __all__ = [
     "InvalidTimeError",
     "IoBudget",
     "MemoryStore",
+    "Missed",
     "NotADatabaseError",
     "NotDeadLetteredError",
     "OnDependencyFailure",

@@ -40,6 +40,17 @@ class TaskEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Missed(Event):
+    """This subscription fell behind and lost ``count`` events (the oldest ones).
+
+    Delivered in place of what was lost, just before the oldest event still buffered.
+    """
+
+    kind: ClassVar[str] = "missed"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Dispatched(TaskEvent):
     """An attempt of the task started.
 

@@ -194,6 +194,7 @@ class TaskHeader(_Record):
         label: Human-readable label.
         priority: Base priority.
         effective_priority: The priority dispatch used (equal to ``priority`` unless aged).
+        tags: The task's tags.
     """
 
     id: int
@@ -202,3 +203,4 @@ class TaskHeader(_Record):
     label: str
     priority: int
     effective_priority: int
+    tags: dict[str, str] = field(default_factory=dict)

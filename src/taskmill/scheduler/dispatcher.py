@@ -163,6 +163,10 @@ class Dispatcher:
         selection = select(gate.io.with_learned(rows), inputs, slots=free)
         admitted = [c.id for c in selection.admitted]
         claimed = await store.claim_ids(admitted, now) if admitted else []
+        if gate.aging is not None:  # events show the priority dispatch used
+            effective = {c.id: c.priority for c in selection.admitted}
+            for task in claimed:
+                task.effective_priority = effective.get(task.id)
         gate.commit(selection)
         # Held-back work passes with time (a token) or as pressure eases: look again then.
         throttled = skip.least_urgent < MAX_PRIORITY

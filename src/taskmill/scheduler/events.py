@@ -1,13 +1,19 @@
 """The event bus: fan-out of committed events to subscribers with bounded buffers.
 
 A slow subscriber never slows the scheduler: its buffer keeps the newest ``maxsize`` events,
-drops the oldest, and counts what it dropped in :attr:`Subscription.missed`.
+drops the oldest, and says so with a :class:`~taskmill.Missed` event (and in
+:attr:`Subscription.missed`). Subscriptions may keep only the events of a domain, a task type
+or some kinds (:class:`EventFilter`); callback subscriptions are fed by a task of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from taskmill.model.errors import ConfigurationError
@@ -17,15 +23,55 @@ from taskmill.model.events import (
     Event,
     Expired,
     Failed,
+    Missed,
+    Paused,
     RecurringCompleted,
     RecurringSkipped,
+    Resumed,
+    TaskEvent,
     Unblocked,
 )
 from taskmill.model.records import TaskHeader
 from taskmill.model.status import TaskStatus
-from taskmill.store.protocol import Changes
+from taskmill.store.protocol import Changes, Ended
 
 DEFAULT_BUFFER = 10_000
+
+logger = logging.getLogger("taskmill")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events a subscription receives (every field ``None``: all of them).
+
+    ``domain`` and ``task_type`` keep the events of that domain's tasks or that task type
+    (``"domain::name"``), the pauses of that domain or of everything, and the recurring
+    events of its types; events of other scopes (groups) are left out. ``kinds`` keeps
+    events of these classes.
+    """
+
+    domain: str | None = None
+    task_type: str | None = None
+    kinds: tuple[type[Event], ...] | None = None
+
+    def __call__(self, event: Event) -> bool:
+        """Whether ``event`` passes the filter."""
+        if self.kinds is not None and not isinstance(event, self.kinds):
+            return False
+        if self.domain is None and self.task_type is None:
+            return True
+        if isinstance(event, TaskEvent):
+            return self._type_matches(event.task.type)
+        if isinstance(event, Paused | Resumed):
+            return event.domain is None or (self.domain is not None and event.domain == self.domain)
+        if isinstance(event, RecurringSkipped | RecurringCompleted):
+            return self._type_matches(event.type)
+        return False
+
+    def _type_matches(self, task_type: str) -> bool:
+        if self.task_type is not None:
+            return task_type == self.task_type
+        return task_type.partition("::")[0] == self.domain
 
 
 class Subscription:
@@ -37,20 +83,32 @@ class Subscription:
         async with scheduler.events() as events:
             async for event in events:
                 ...
+
+    A subscriber that falls more than ``maxsize`` events behind loses the oldest; it then
+    reads a :class:`~taskmill.Missed` event saying how many, and :attr:`missed` counts them.
     """
 
-    def __init__(self, bus: EventBus, maxsize: int) -> None:
+    def __init__(
+        self, bus: EventBus, maxsize: int, accepts: Callable[[Event], bool] | None = None
+    ) -> None:
         self._bus = bus
         self._buffer: deque[Event] = deque(maxlen=maxsize)
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+        self._accepts = accepts
+        self._unreported = 0
+        self._feeder: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
         self.missed = 0
         """Events dropped because the buffer was full."""
 
     def _push(self, event: Event) -> None:
+        if self._accepts is not None and not self._accepts(event):
+            return
         buffer = self._buffer
         if len(buffer) == buffer.maxlen:
             self.missed += 1
+            self._unreported += 1
         buffer.append(event)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -58,6 +116,7 @@ class Subscription:
 
     def _end(self) -> None:
         self._closed = True
+        self._ended.set()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -67,9 +126,26 @@ class Subscription:
         self._bus._unsubscribe(self)
         self._end()
 
+    async def wait_closed(self) -> None:
+        """Wait until the subscription is closed and its callback, if any, saw every event.
+
+        The subscription closes when :meth:`close` is called or the scheduler closes. For a
+        callback subscription (:meth:`Scheduler.subscribe`) this returns after the callback
+        has been called with each event buffered before that.
+        """
+        if self._feeder is not None:
+            await asyncio.shield(self._feeder)
+            return
+        await self._ended.wait()
+
     def get_nowait(self) -> Event | None:
-        """Return the oldest buffered event, or ``None`` if there is none."""
-        return self._buffer.popleft() if self._buffer else None
+        """Return the oldest buffered event (or a Missed notice), or ``None`` if none."""
+        if not self._buffer:
+            return None
+        if self._unreported:
+            count, self._unreported = self._unreported, 0
+            return Missed(self._buffer[0].at, count)
+        return self._buffer.popleft()
 
     def __aiter__(self) -> Subscription:
         return self
@@ -83,7 +159,9 @@ class Subscription:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._buffer.popleft()
+        event = self.get_nowait()
+        assert event is not None
+        return event
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -109,11 +187,16 @@ class EventBus:
         """Whether anyone listens; publishers skip building events when nobody does."""
         return bool(self._subscriptions)
 
-    def subscribe(self, *, maxsize: int = DEFAULT_BUFFER) -> Subscription:
-        """Return a new subscription that buffers at most ``maxsize`` events."""
+    def subscribe(
+        self,
+        *,
+        maxsize: int = DEFAULT_BUFFER,
+        accepts: Callable[[Event], bool] | None = None,
+    ) -> Subscription:
+        """Return a new subscription that buffers at most ``maxsize`` events it ``accepts``."""
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ConfigurationError(f"event buffer maxsize must be an int >= 1, got {maxsize!r}")
-        subscription = Subscription(self, maxsize)
+        subscription = Subscription(self, maxsize, accepts)
         if self._closed:
             subscription._end()  # nothing will ever be published: iteration ends at once
         else:
@@ -145,7 +228,7 @@ def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
     if not bus.active:
         return
     for task in changes.ended:
-        header = TaskHeader(task.id, task.type, task.key, task.label, task.priority, task.priority)
+        header = _header(task)
         if task.status is TaskStatus.EXPIRED:
             bus.publish(Expired(at, header))
         elif task.status is TaskStatus.DEPENDENCY_FAILED:
@@ -155,11 +238,41 @@ def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
         else:
             bus.publish(Cancelled(at, header, False))
     for task in changes.unblocked:
-        header = TaskHeader(task.id, task.type, task.key, task.label, task.priority, task.priority)
-        bus.publish(Unblocked(at, header))
+        bus.publish(Unblocked(at, _header(task)))
     for skip in changes.skipped:
         bus.publish(
             RecurringSkipped(at, skip.schedule_id, skip.type, skip.due_at, skip.waiting_task)
         )
     for done in changes.schedules_ended:
         bus.publish(RecurringCompleted(at, done.schedule_id, done.type, done.occurrences))
+
+
+def _header(task: Ended) -> TaskHeader:
+    return TaskHeader(
+        task.id, task.type, task.key, task.label, task.priority, task.priority, task.tags
+    )
+
+
+EventCallback = Callable[[Event], Awaitable[None] | None]
+"""A function (or coroutine function) called with each event."""
+
+
+def feed(subscription: Subscription, callback: EventCallback) -> asyncio.Task[None]:
+    """Call ``callback`` with every event of ``subscription``, in order, on a task of its own.
+
+    A callback that raises is logged and called again with the next event; a slow one only
+    delays itself (its subscription drops the oldest events, as any other).
+    """
+
+    async def run() -> None:
+        async for event in subscription:
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("taskmill event callback %r failed on %r", callback, event)
+
+    task = asyncio.get_running_loop().create_task(run(), name="taskmill:event-callback")
+    subscription._feeder = task
+    return task

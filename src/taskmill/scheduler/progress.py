@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from taskmill.clock import Clock, TimerHandle
@@ -21,7 +22,7 @@ from taskmill.scheduler.events import EventBus
 
 @dataclass(slots=True)
 class _Throttle:
-    header: TaskHeader
+    header: Callable[[], TaskHeader]
     reporter: ProgressReporter
     sent_at: float | None = None
     held: bool = False
@@ -39,7 +40,9 @@ class ProgressEvents:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
 
-    def attach(self, task_id: int, header: TaskHeader, reporter: ProgressReporter) -> None:
+    def attach(
+        self, task_id: int, header: Callable[[], TaskHeader], reporter: ProgressReporter
+    ) -> None:
         """Start passing on the reports of a task that just started."""
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
@@ -96,7 +99,7 @@ class ProgressEvents:
         self._bus.publish(
             Progress(
                 now,
-                throttle.header,
+                throttle.header(),
                 reporter.fraction,
                 reporter.message,
                 reporter.bytes_done,

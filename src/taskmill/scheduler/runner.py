@@ -50,6 +50,7 @@ class Running:
     """A task attempt in progress."""
 
     __slots__ = (
+        "_header",
         "began",
         "claimed",
         "context",
@@ -77,6 +78,7 @@ class Running:
         self.task: asyncio.Task[None] | None = None
         self.interrupt: Interrupt | None = None
         self.failure: str | None = None  # why a failed child made this attempt fail
+        self._header: TaskHeader | None = None
         self.preempted_by: int | None = None
         self.urgent = False
         self.began = False  # its asyncio task has taken its first step
@@ -88,9 +90,16 @@ class Running:
         return self.claimed.type.partition("::")[0]
 
     def header(self) -> TaskHeader:
-        """The event header of this task."""
-        c = self.claimed
-        return TaskHeader(c.id, c.type, c.key, c.label, c.priority, c.priority)
+        """The event header of this task (built once per attempt)."""
+        header = self._header
+        if header is None:
+            c = self.claimed
+            effective = c.priority if c.effective_priority is None else c.effective_priority
+            tags = {} if c.tags is None else dict(self.context.tags)
+            header = self._header = TaskHeader(
+                c.id, c.type, c.key, c.label, c.priority, effective, tags
+            )
+        return header
 
 
 class SettlementSink(Protocol):
@@ -158,7 +167,7 @@ class Runner:
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running
-        self.progress.attach(claimed.id, running.header(), context.progress)
+        self.progress.attach(claimed.id, running.header, context.progress)
         if claimed.priority <= self.preempt_priority:
             running.urgent = True
             self._state.urgent_running += 1

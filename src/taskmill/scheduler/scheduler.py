@@ -20,7 +20,7 @@ from taskmill.admission.fair import Fairness
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
-from taskmill.domain import Domain
+from taskmill.domain import Domain, TaskType
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
 from taskmill.model.errors import (
     ConfigurationError,
@@ -28,7 +28,7 @@ from taskmill.model.errors import (
     ScheduleNotFoundError,
     SchedulerStateError,
 )
-from taskmill.model.events import Replaced
+from taskmill.model.events import Event, Replaced
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Superseded, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskHeader, TaskRecord
@@ -36,7 +36,14 @@ from taskmill.model.status import TaskStatus
 from taskmill.model.tags import Tags, check_tags
 from taskmill.model.timing import seconds
 from taskmill.resources.sampler import PsutilSampler, Sampler
-from taskmill.scheduler.events import DEFAULT_BUFFER, EventBus, Subscription
+from taskmill.scheduler.events import (
+    DEFAULT_BUFFER,
+    EventBus,
+    EventCallback,
+    EventFilter,
+    Subscription,
+    feed,
+)
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.registry import Registry
@@ -545,13 +552,70 @@ class Scheduler:
             )
         await state.wait_idle(include_delayed=include_delayed)
 
-    def events(self, *, maxsize: int = DEFAULT_BUFFER) -> Subscription:
+    def events(
+        self,
+        *,
+        domain: Domain | str | None = None,
+        task_type: TaskType[Any] | str | None = None,
+        kinds: Iterable[type[Event]] | None = None,
+        maxsize: int = DEFAULT_BUFFER,
+    ) -> Subscription:
         """Subscribe to events from now on; iterate the result with ``async for``.
 
-        A subscriber that falls more than ``maxsize`` events behind loses the oldest and
-        can read how many in :attr:`Subscription.missed`.
+        Args:
+            domain: Only the events of this domain (see :class:`EventFilter`).
+            task_type: Only the events of this task type (object or ``"domain::name"``).
+            kinds: Only events of these classes, e.g. ``[Completed, Failed]``.
+            maxsize: Events buffered at most; a subscriber that falls further behind loses
+                the oldest and reads a :class:`~taskmill.Missed` event saying how many.
         """
-        return self._bus.subscribe(maxsize=maxsize)
+        return self._bus.subscribe(
+            maxsize=maxsize, accepts=self._event_filter(domain, task_type, kinds)
+        )
+
+    def subscribe(
+        self,
+        callback: EventCallback,
+        *,
+        domain: Domain | str | None = None,
+        task_type: TaskType[Any] | str | None = None,
+        kinds: Iterable[type[Event]] | None = None,
+        maxsize: int = DEFAULT_BUFFER,
+    ) -> Subscription:
+        """Call ``callback`` (a function or coroutine function) with each event from now on.
+
+        Takes the filters of :meth:`events`. Callbacks run in order on a task of their own,
+        so a slow one never delays the scheduler or other subscribers; one that raises is
+        logged. Call ``close()`` on the returned subscription to stop.
+
+        Raises:
+            SchedulerStateError: the scheduler is not open (callbacks need its event loop).
+        """
+        self._require_open()
+        if not callable(callback):
+            raise ConfigurationError(f"subscribe() takes a function, got {callback!r}")
+        subscription = self.events(domain=domain, task_type=task_type, kinds=kinds, maxsize=maxsize)
+        feed(subscription, callback)
+        return subscription
+
+    def _event_filter(
+        self,
+        domain: Domain | str | None,
+        task_type: TaskType[Any] | str | None,
+        kinds: Iterable[type[Event]] | None,
+    ) -> EventFilter | None:
+        if domain is None and task_type is None and kinds is None:
+            return None
+        name = None if domain is None else self._registry.domain(domain).name
+        qualified = task_type.qualified_name if isinstance(task_type, TaskType) else task_type
+        if qualified is not None and not isinstance(qualified, str):
+            raise ConfigurationError(f"task_type must be a TaskType or a str, got {task_type!r}")
+        chosen = None
+        if kinds is not None:
+            chosen = tuple(kinds)
+            if not all(isinstance(k, type) and issubclass(k, Event) for k in chosen):
+                raise ConfigurationError(f"kinds must be event classes, got {chosen!r}")
+        return EventFilter(name, qualified, chosen)
 
     @property
     def max_concurrency(self) -> int:

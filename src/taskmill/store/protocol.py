@@ -106,6 +106,7 @@ class ClaimedTask:
     parent_id: int | None = None
     phase: str | None = None  # "finalize": run the type's finalize step, not its executor
     memo: bytes | None = None
+    effective_priority: int | None = None  # set by dispatch when aging raised it
 
 
 class SettleKind(StrEnum):
@@ -159,6 +160,7 @@ class Ended:
     label: str
     priority: int
     status: TaskStatus
+    tags: dict[str, str] = field(default_factory=dict)
     cause: int | None = None  # with status DEPENDENCY_FAILED: the dependency that failed
     error: str | None = None  # with status FAILED: why
 

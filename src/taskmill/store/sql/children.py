@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from taskmill.model.status import TaskStatus
-from taskmill.store.protocol import Changes, Ended, Settlement
-from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY
+from taskmill.store.protocol import Changes, Settlement
+from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY, ended
 
 Ending = tuple[int, TaskStatus, int | None]
 """A task that left the queue: (id, status, parent id)."""
@@ -161,7 +161,7 @@ def _end(
         return
     conn.execute(TO_HISTORY, (str(status), now, error, 0, 0, 0, 0, False, task_id))
     conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
-    changes.ended.append(Ended(row[0], row[1], row[2], row[3], row[4], status, error=error))
+    changes.ended.append(ended(row, status, error=error))
 
 
 def _has_active_children(conn: sqlite3.Connection, task_id: int) -> bool:

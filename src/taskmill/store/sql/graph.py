@@ -15,8 +15,8 @@ from typing import Any
 
 from taskmill.model.errors import DependencyError
 from taskmill.model.status import TaskStatus
-from taskmill.store.protocol import Changes, Ended
-from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY
+from taskmill.store.protocol import Changes
+from taskmill.store.sql.records import ENDED_COLUMNS, ENDED_WIDTH, PREEMPTED, TO_HISTORY, ended
 
 _LOOKUP_CHUNK = 500
 
@@ -28,7 +28,7 @@ UPDATE tasks SET status = CASE WHEN pause_reasons != 0 THEN 'paused' ELSE 'pendi
                         THEN coalesce(paused_since, ?1) END
 WHERE id = ?2 AND status = 'blocked'
       AND NOT EXISTS (SELECT 1 FROM dependencies WHERE task_id = ?2)
-RETURNING id, type, key, label, priority, status, not_before
+RETURNING {ENDED_COLUMNS}, status, not_before
 """
 
 
@@ -145,8 +145,8 @@ def unblock(conn: sqlite3.Connection, task_id: int, now: float, changes: Changes
     row = conn.execute(_UNBLOCK, (now, task_id)).fetchone()
     if row is None:
         return
-    changes.unblocked.append(Ended(row[0], row[1], row[2], row[3], row[4], TaskStatus(row[5])))
-    not_before = row[6]
+    changes.unblocked.append(ended(row, TaskStatus(row[ENDED_WIDTH])))
+    not_before = row[ENDED_WIDTH + 1]
     if not_before is not None:
         changes.due = not_before if changes.due is None else min(changes.due, not_before)
     else:
@@ -216,8 +216,6 @@ def _fail(
     )
     conn.execute("DELETE FROM dependencies WHERE task_id = ?", (task_id,))
     conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
-    changes.ended.append(
-        Ended(row[0], row[1], row[2], row[3], row[4], TaskStatus.DEPENDENCY_FAILED, dependency)
-    )
-    parent: int | None = row[5]
+    changes.ended.append(ended(row, TaskStatus.DEPENDENCY_FAILED, cause=dependency))
+    parent: int | None = row[ENDED_WIDTH]
     return parent

@@ -33,7 +33,9 @@ HISTORY_COLUMNS = """seq, id, type, key, label, priority, status, payload, retry
 SCHEDULE_COLUMNS = """id, type, key, label, priority, group_key, every, fixed_rate, cron, tz,
     max_occurrences, occurrences, next_at, current_task, status, created_at, tags"""
 
-ENDED_COLUMNS = "id, type, key, label, priority"
+# What events need of a task that ends; ``ended()`` reads them, extra columns follow.
+ENDED_COLUMNS = "id, type, key, label, priority, tags"
+ENDED_WIDTH = 6
 
 # Moves a task's row to history: ?1 status, ?2 finished_at, ?3 error (else its last one),
 # ?4..?7 the IO its last attempt recorded, ?8 whether it ended running (then its duration is
@@ -133,6 +135,8 @@ def schedule_record(row: Sequence[Any]) -> ScheduleRecord:
     )
 
 
-def ended(row: Sequence[Any], status: TaskStatus) -> Ended:
+def ended(
+    row: Sequence[Any], status: TaskStatus, *, cause: int | None = None, error: str | None = None
+) -> Ended:
     """Build an :class:`Ended` from a row of ``SELECT {ENDED_COLUMNS}``."""
-    return Ended(row[0], row[1], row[2], row[3], row[4], status)
+    return Ended(row[0], row[1], row[2], row[3], row[4], status, decode_tags(row[5]), cause, error)

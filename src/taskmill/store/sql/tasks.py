@@ -25,7 +25,7 @@ from taskmill.store.protocol import (
     TagSelector,
 )
 from taskmill.store.sql import children, control, duplicates, ends, graph, schedules, tags
-from taskmill.store.sql.records import ENDED_COLUMNS, PREEMPTED, TO_HISTORY, ended
+from taskmill.store.sql.records import ENDED_COLUMNS, ENDED_WIDTH, PREEMPTED, TO_HISTORY, ended
 
 _COLUMNS = """id, type, key, key_hash, label, priority, status, payload, retry_policy,
     created_at, not_before, io_read, io_write, io_rx, io_tx, group_key, pause_reasons, ttl,
@@ -560,8 +560,9 @@ def end_tasks(
     conn.executemany("DELETE FROM tasks WHERE id = ?", [(r[0],) for r in rows])
     for row in rows:
         changes.ended.append(ended(row, status))
-        if row[5] is not None:
-            schedules.occurrence_ended(conn, row[5], row[0], now, changes)
+        schedule_id = row[ENDED_WIDTH]
+        if schedule_id is not None:
+            schedules.occurrence_ended(conn, schedule_id, row[0], now, changes)
     ends.followup(conn, [(row[0], status, parents.get(row[0])) for row in rows], now, changes)
 
 
@@ -589,8 +590,9 @@ def cancel(
             chunk = list(ids[start : start + _LOOKUP_CHUNK])
             marks = ",".join("?" * len(chunk))
             found.extend(conn.execute(f"{select} WHERE id IN ({marks})", chunk).fetchall())
-    running = [row[0] for row in found if row[6] == TaskStatus.RUNNING]
-    idle = [row[:6] for row in found if row[6] != TaskStatus.RUNNING]
+    status = ENDED_WIDTH + 1  # after schedule_id
+    running = [row[0] for row in found if row[status] == TaskStatus.RUNNING]
+    idle = [row[:status] for row in found if row[status] != TaskStatus.RUNNING]
     changes = Changes()
     end_tasks(conn, idle, TaskStatus.CANCELLED, now, changes)
     return Cancellation(running, changes)
