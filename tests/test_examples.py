@@ -30,10 +30,10 @@ def doc_programs() -> list[tuple[str, str]]:
 DOC_PROGRAMS = doc_programs()
 
 
-def run_program(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_program(path: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a Python program in `cwd` as a user would, and capture what it prints."""
     return subprocess.run(
-        [sys.executable, str(path)],
+        [sys.executable, str(path), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -45,7 +45,7 @@ def run_program(path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_docs_have_programs() -> None:
     """Every capability page contributes runnable programs (a broken regex would hide them)."""
     pages = {name.rsplit("-", 1)[0] for name, _ in DOC_PROGRAMS}
-    assert {"index", "tasks", "retries", "persistence", "events", "errors"} <= pages
+    assert {"index", "tasks", "retries", "persistence", "events", "queries", "errors"} <= pages
 
 
 @pytest.mark.parametrize(("name", "source"), DOC_PROGRAMS, ids=[n for n, _ in DOC_PROGRAMS])
@@ -59,15 +59,21 @@ def test_doc_program_runs(name: str, source: str, tmp_path: Path) -> None:
 
 def test_examples_exist() -> None:
     """The examples folder is not empty (a wrong path would make the next test vacuous)."""
-    assert [p.name for p in EXAMPLES] == ["quickstart.py", "retries_and_events.py"]
+    assert [p.name for p in EXAMPLES] == [
+        "events_to_web.py",
+        "quickstart.py",
+        "retries_and_events.py",
+    ]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(example: Path, tmp_path: Path) -> None:
     """Each example exits 0 and prints what it promises."""
-    result = run_program(example, tmp_path)
+    args = {"events_to_web.py": ["--check"]}.get(example.name, [])  # a server: read once, exit
+    result = run_program(example, tmp_path, *args)
     assert result.returncode == 0, result.stderr
     expected = {
+        "events_to_web.py": "stream: snapshot, snapshot-data, dispatched, progress, completed",
         "quickstart.py": "task 1 completed: read 4096 bytes",
         "retries_and_events.py": "fetch https://example.com/down: dead_letter after 1 retries",
     }[example.name]

@@ -89,12 +89,14 @@ from taskmill.model.records import (
 )
 from taskmill.model.recurring import Cron, Every
 from taskmill.model.retry import PermanentError, Retry, RetryPolicy
+from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import TtlFrom
 from taskmill.scheduler.context import CancelToken, ProgressReporter, TaskContext
 from taskmill.scheduler.events import EventFilter, Subscription
 from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
 from taskmill.scheduler.scheduler import Scheduler
+from taskmill.scheduler.snapshot import RunningTask, Snapshot
 from taskmill.scheduler.submission import DomainHandle, Submission
 from taskmill.store import MemoryStore, SqliteStore, Store
 
@@ -139,6 +141,7 @@ __all__ = [
     "InvalidTagError",
     "InvalidTimeError",
     "IoBudget",
+    "KeyLookup",
     "MemoryStore",
     "Missed",
     "NotADatabaseError",
@@ -167,12 +170,14 @@ __all__ = [
     "Retention",
     "Retry",
     "RetryPolicy",
+    "RunningTask",
     "ScheduleNotFoundError",
     "ScheduleRecord",
     "Scheduler",
     "SchedulerConfig",
     "SchedulerStateError",
     "SchemaVersionError",
+    "Snapshot",
     "SqliteStore",
     "StorageFullError",
     "Store",
@@ -194,8 +199,10 @@ __all__ = [
     "TaskType",
     "TaskmillError",
     "ThrottlePolicy",
+    "Throughput",
     "TimerHandle",
     "TtlFrom",
+    "TypeStats",
     "Unblocked",
     "UnknownTaskTypeError",
     "Upgraded",

@@ -21,6 +21,7 @@ from taskmill.model.events import (
     Waiting,
 )
 from taskmill.model.io import NO_IO
+from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.runner import Running
@@ -34,9 +35,16 @@ class Completer:
     """Batches settlements into store commits and publishes what they mean."""
 
     def __init__(
-        self, *, store: Store, state: RunState, bus: EventBus, gate: AdmissionControl
+        self,
+        *,
+        store: Store,
+        state: RunState,
+        bus: EventBus,
+        gate: AdmissionControl,
+        durations: Durations,
     ) -> None:
         self._store = store
+        self._durations = durations
         self._state = state
         self._bus = bus
         self._gate = gate
@@ -78,9 +86,12 @@ class Completer:
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
         learn = self._gate.io.learn if self._gate.io.enabled else None
+        learn_duration = self._durations.learn
         waiting = set(changes.waiting)
         for settlement, running in batch:
             kind = settlement.kind
+            if kind is SettleKind.COMPLETED:
+                learn_duration(running.claimed.type, max(0.0, settlement.at - running.started_at))
             # A task that records no IO teaches nothing about its type.
             if (
                 learn is not None

@@ -87,6 +87,7 @@ class ProgressReporter:
         "listener",
         "message",
         "rate",
+        "reported_at",
     )
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
@@ -100,6 +101,8 @@ class ProgressReporter:
         """The bytes to do in all, from :meth:`set_bytes_total`."""
         self.rate: float | None = None
         """Smoothed bytes per second (EWMA 0.3 over :meth:`add_bytes` calls)."""
+        self.reported_at: float | None = None
+        """When :attr:`fraction` was last reported (on the clock given, if any)."""
         self.listener: Callable[[], None] | None = None
         """Called after each report (set by the scheduler; may be called from a thread)."""
         self._clock = clock or time.monotonic
@@ -114,6 +117,7 @@ class ProgressReporter:
         ):
             raise ConfigurationError(f"progress fraction must be in 0.0..1.0, got {fraction!r}")
         self.fraction = float(fraction)
+        self.reported_at = self._clock()
         if message is not None:
             self.message = message
         if self.listener is not None:
@@ -232,6 +236,7 @@ class TaskContext:
         memo: Any = None,
         finalizing: bool = False,
         spawner: Spawner | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.id = id
         self.type = type
@@ -240,7 +245,7 @@ class TaskContext:
         self.priority = priority
         self.attempt = attempt
         self.cancel_token = CancelToken()
-        self.progress = ProgressReporter()
+        self.progress = ProgressReporter(clock)
         self._disk_read = self._disk_write = self._net_rx = self._net_tx = 0
         self._tags_json = tags_json
         self._tags: Mapping[str, str] | None = None

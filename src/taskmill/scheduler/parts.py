@@ -10,6 +10,7 @@ from taskmill.model.config import SchedulerConfig
 from taskmill.scheduler.completer import Completer
 from taskmill.scheduler.control import Control
 from taskmill.scheduler.dispatcher import Dispatcher
+from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.preemption import Preemptor
@@ -41,6 +42,7 @@ def assemble(
     clock: Clock,
     config: SchedulerConfig,
     gate: AdmissionControl,
+    durations: Durations,
     recovered: RecoveryReport,
 ) -> Parts:
     """Build the parts around the state the store recovered."""
@@ -56,7 +58,7 @@ def assemble(
     threads = ThreadPoolExecutor(
         config.sync_workers or config.max_concurrency, thread_name_prefix="taskmill-sync"
     )
-    completer = Completer(store=store, state=state, bus=bus, gate=gate)
+    completer = Completer(store=store, state=state, bus=bus, gate=gate, durations=durations)
     runner = Runner(
         registry=registry,
         state=state,

@@ -164,6 +164,7 @@ class Runner:
             memo=None if claimed.memo is None else _decode_memo(claimed.memo),
             finalizing=claimed.phase == "finalize",
             spawner=self.spawner,
+            clock=self._clock.now,
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running

@@ -32,10 +32,12 @@ from taskmill.model.events import Event, Replaced
 from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome, Superseded, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskHeader, TaskRecord
+from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
-from taskmill.model.tags import Tags, check_tags
+from taskmill.model.tags import Tags
 from taskmill.model.timing import seconds
 from taskmill.resources.sampler import PsutilSampler, Sampler
+from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import (
     DEFAULT_BUFFER,
     EventBus,
@@ -46,8 +48,10 @@ from taskmill.scheduler.events import (
 )
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
+from taskmill.scheduler.queries import Queries, StatusFilter, TypeFilter, tag_text
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
+from taskmill.scheduler.snapshot import Snapshot
 from taskmill.scheduler.state import RunState
 from taskmill.scheduler.submission import DomainHandle, Limits, Spawning, Submitter
 from taskmill.store.memory import MemoryStore
@@ -178,6 +182,13 @@ class Scheduler:
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._bus = EventBus()
+        self._durations = Durations()
+        self._queries = Queries(
+            store=self._store,
+            now=self._clock.now,
+            admission=self.admission,
+            durations=self._durations,
+        )
         self._submitter = Submitter(
             self._registry,
             Limits(self.config.max_payload_bytes, self.config.default_ttl),
@@ -226,8 +237,7 @@ class Scheduler:
         await self._store.open()
         try:
             report = await self._store.recover(self._clock.now())
-            if self.admission.io.enabled:
-                self.admission.io.remember(await self._store.recent_io())
+            await self._learn_from_history()
         except BaseException:
             await self._store.close()
             raise
@@ -244,12 +254,24 @@ class Scheduler:
             clock=self._clock,
             config=self.config,
             gate=self.admission,
+            durations=self._durations,
             recovered=report,
         )
         self._parts.runner.spawner = Spawning(self._registry, self._submitter)
         if self.admission.io.sampler is not None:
             self.admission.io.sampler.start()
         self._phase = "open"
+
+    async def _learn_from_history(self) -> None:
+        """Seed the types' expected durations and, for IO budgets, their learned IO."""
+        means = await self._store.recent_means()
+        self._durations.remember(
+            {task_type: duration for task_type, (duration, _) in means.items() if duration}
+        )
+        if self.admission.io.enabled:
+            self.admission.io.remember(
+                {task_type: io for task_type, (_, io) in means.items() if io is not None}
+            )
 
     async def run(self) -> None:
         """Dispatch tasks in the foreground until :meth:`stop`, then close.
@@ -481,7 +503,7 @@ class Scheduler:
         such as ``%`` and ``_`` in the prefix match only themselves.
         """
         self._require_open()
-        selector = TagSelector(_tag_text(key, "tag key"), _tag_value(value), bool(prefix))
+        selector = TagSelector(tag_text(key, "tag key"), _tag_value(value), bool(prefix))
         return await self._require_parts().control.cancel_tagged(selector)
 
     async def cancel_where(self, predicate: Callable[[TaskRecord], bool]) -> int:
@@ -646,45 +668,97 @@ class Scheduler:
     async def list_tasks(
         self,
         *,
-        status: TaskStatus | str | None = None,
-        limit: int = 100,
+        status: StatusFilter = None,
+        task_type: TypeFilter = None,
+        key: str | None = None,
         tags: Tags | None = None,
+        limit: int = 100,
     ) -> list[TaskRecord]:
-        """Return active tasks in dispatch order.
+        """Return active tasks in dispatch order (priority, then id).
 
-        Only those of ``status``, if given, and carrying every tag in ``tags``.
+        Only those matching every filter given: ``status`` (one status or several),
+        ``task_type`` (object or ``"domain::name"``), dedup ``key``, and every tag in
+        ``tags``. ``limit`` caps how many are returned.
         """
         self._require_open()
-        return await self._store.list_tasks(
-            status=_status(status), limit=_limit(limit), tags=_tag_filter(tags)
+        return await self._queries.list_tasks(
+            status=status, task_type=task_type, key=key, tags=tags, limit=limit
         )
 
     async def list_history(
         self,
         *,
-        status: TaskStatus | str | None = None,
-        limit: int = 100,
-        before: int | None = None,
+        status: StatusFilter = None,
+        task_type: TypeFilter = None,
+        key: str | None = None,
         tags: Tags | None = None,
+        before: int | None = None,
+        limit: int = 100,
     ) -> list[HistoryRecord]:
-        """Return history records newest first; pass the last ``seq`` as ``before`` to page.
+        """Return history records newest first, matching every filter given.
 
-        Only those of ``status``, if given, and carrying every tag in ``tags``.
+        Filters are those of :meth:`list_tasks`; ``status=["failed", "dead_letter"]`` lists
+        failures. Page with keyset ``before``: pass the ``seq`` of the last record of a page
+        to get the next one (stable while tasks keep ending).
         """
         self._require_open()
-        return await self._store.list_history(
-            status=_status(status), limit=_limit(limit), before=before, tags=_tag_filter(tags)
+        return await self._queries.list_history(
+            status=status, task_type=task_type, key=key, tags=tags, before=before, limit=limit
         )
+
+    async def lookup(
+        self, task_type: TaskType[Any] | str, key: str, *, history_limit: int = 20
+    ) -> KeyLookup:
+        """Return what is known about a dedup key: its active task and its history.
+
+        History records are newest first, at most ``history_limit`` of them. Lookups in
+        history read the type's records newest first, so a key that ended long ago in a
+        large history costs a longer scan (retention bounds it).
+        """
+        self._require_open()
+        return await self._queries.lookup(task_type, key, history_limit)
+
+    async def type_stats(
+        self,
+        task_type: TaskType[Any] | str | None = None,
+        *,
+        sample: int = 1000,
+        since: float | timedelta | None = None,
+    ) -> list[TypeStats]:
+        """Return statistics of recent history per task type, sorted by type.
+
+        Each covers the newest ``sample`` records of its type, only those finished within
+        ``since`` (seconds or a timedelta before now) if given: count and outcomes, failure
+        rate, mean and p95 duration, mean recorded IO. Types without such records are left
+        out; ``task_type`` restricts the result to one type.
+        """
+        self._require_open()
+        return await self._queries.type_stats(task_type, sample, since)
+
+    async def throughput(self, window: float | timedelta = 60.0) -> Throughput:
+        """Return how many tasks ended in the last ``window`` (seconds), and completions/s."""
+        self._require_open()
+        return await self._queries.throughput(window)
+
+    async def snapshot(self) -> Snapshot:
+        """Return everything a dashboard shows, at one instant.
+
+        Running attempts with their progress (reported or extrapolated from their type's
+        recent mean duration), active tasks by status, admission state (pressure and its
+        breakdown, caps, rate-limit tokens, IO budgets, group shares), pause state and
+        recurring schedules. Frozen; ``to_dict()`` gives JSON.
+        """
+        return await self._queries.snapshot(self._require_open())
 
     async def count_by_tag(self, key: str) -> dict[str, int]:
         """Return how many active tasks carry each value of tag ``key``."""
         self._require_open()
-        return await self._store.count_by_tag(_tag_text(key, "tag key"))
+        return await self._store.count_by_tag(tag_text(key, "tag key"))
 
     async def tag_values(self, key: str) -> list[str]:
         """Return the distinct values of tag ``key`` among active tasks, sorted."""
         self._require_open()
-        return await self._store.tag_values(_tag_text(key, "tag key"))
+        return await self._store.tag_values(tag_text(key, "tag key"))
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status."""
@@ -722,32 +796,6 @@ def _make_store(database: Any, durability: Durability, retention: Retention) -> 
     raise ConfigurationError(
         f"database must be a path, ':memory:' or a taskmill Store, got {database!r}"
     )
-
-
-def _status(status: TaskStatus | str | None) -> TaskStatus | None:
-    if status is None or isinstance(status, TaskStatus):
-        return status
-    try:
-        return TaskStatus(status)
-    except ValueError:
-        valid = ", ".join(s.value for s in TaskStatus)
-        raise ConfigurationError(f"unknown status {status!r}; use one of: {valid}") from None
-
-
-def _limit(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
-    return limit
-
-
-def _tag_filter(tags: Tags | None) -> dict[str, str] | None:
-    return None if tags is None else check_tags(tags, what="tag filter")
-
-
-def _tag_text(text: object, what: str) -> str:
-    if not isinstance(text, str) or not text:
-        raise InvalidTagError(f"{what} must be a non-empty str, got {text!r}")
-    return text
 
 
 def _tag_value(value: object) -> str | None:

@@ -29,6 +29,7 @@ from taskmill.model.errors import NotDeadLetteredError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.outcomes import OnDuplicate, SubmitOutcome
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
+from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 
 
@@ -307,8 +308,13 @@ class Store(Protocol):
         changed.
         """
 
-    async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
-        """Return the mean IO recorded by the latest completed tasks of each type."""
+    async def recent_means(
+        self, per_type: int = 20
+    ) -> dict[str, tuple[float | None, IoBudget | None]]:
+        """Return the mean duration and recorded IO of the latest completed tasks of each type.
+
+        IO is averaged over the tasks that recorded some (``None``: none did).
+        """
 
     async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
         """Mark the tasks ``ids`` running if they are still ready.
@@ -402,21 +408,40 @@ class Store(Protocol):
     async def list_tasks(
         self,
         *,
-        status: TaskStatus | None = None,
-        limit: int = 100,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        task_type: str | None = None,
+        key: str | None = None,
         tags: Mapping[str, str] | None = None,
+        limit: int = 100,
     ) -> list[TaskRecord]:
-        """Return active tasks (optionally of one status, with all ``tags``) in dispatch order."""
+        """Return active tasks matching every filter given, in dispatch order."""
 
     async def list_history(
         self,
         *,
-        status: TaskStatus | None = None,
-        limit: int = 100,
-        before: int | None = None,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        task_type: str | None = None,
+        key: str | None = None,
         tags: Mapping[str, str] | None = None,
+        before: int | None = None,
+        limit: int = 100,
     ) -> list[HistoryRecord]:
-        """Return history records, newest first; ``before`` pages by ``seq``."""
+        """Return history records matching every filter, newest first; ``before`` pages by seq."""
+
+    async def lookup(self, task_type: str, key: str, history_limit: int = 20) -> KeyLookup:
+        """Return the active task holding a key and the key's newest history records."""
+
+    async def type_stats(
+        self,
+        task_types: Sequence[str] | None = None,
+        *,
+        sample: int = 1000,
+        since: float | None = None,
+    ) -> list[TypeStats]:
+        """Return statistics of the newest ``sample`` history records of each type."""
+
+    async def throughput(self, since: float, until: float) -> Throughput:
+        """Return how many tasks ended from ``since`` on, by outcome."""
 
     async def count_by_tag(self, key: str) -> dict[str, int]:
         """Return how many active tasks carry each value of tag ``key``."""

@@ -20,6 +20,7 @@ from taskmill.model.errors import ConfigurationError, StoreClosedError, TaskNotF
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import Inserted, SubmitOutcome
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
+from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 from taskmill.store.connection import (
     check_location,
@@ -41,7 +42,7 @@ from taskmill.store.protocol import (
     not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
-from taskmill.store.sql import control, records, schedules, tasks
+from taskmill.store.sql import control, queries, records, schedules, tasks
 from taskmill.store.sql import tags as tag_sql
 from taskmill.store.writer import Writer
 
@@ -213,9 +214,11 @@ class SqliteStore:
             )
         )
 
-    async def recent_io(self, per_type: int = 20) -> dict[str, IoBudget]:
-        """The mean IO the latest completed tasks of each type recorded."""
-        return await self._read(lambda conn: tasks.recent_io(conn, per_type))
+    async def recent_means(
+        self, per_type: int = 20
+    ) -> dict[str, tuple[float | None, IoBudget | None]]:
+        """The mean duration and recorded IO of the latest completed tasks of each type."""
+        return await self._read(lambda conn: queries.recent_means(conn, per_type))
 
     async def claim_ids(self, ids: Sequence[int], now: float) -> list[ClaimedTask]:
         """Mark the tasks ``ids`` running if they are still ready."""
@@ -388,52 +391,61 @@ class SqliteStore:
     async def list_tasks(
         self,
         *,
-        status: TaskStatus | None = None,
-        limit: int = 100,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        task_type: str | None = None,
+        key: str | None = None,
         tags: Mapping[str, str] | None = None,
+        limit: int = 100,
     ) -> list[TaskRecord]:
-        """Return active tasks in dispatch order."""
-        clauses, params = tag_sql.tasks_filter(tags or {})
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(str(status))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-
-        def op(conn: sqlite3.Connection) -> list[TaskRecord]:
-            rows = conn.execute(
-                f"SELECT {records.TASK_COLUMNS} FROM tasks {where} ORDER BY priority, id LIMIT ?",
-                (*params, limit),
+        """Return active tasks matching every filter, in dispatch order."""
+        statuses = _statuses(status)
+        return await self._read(
+            lambda conn: queries.list_tasks(
+                conn, statuses=statuses, task_type=task_type, key=key, tags=tags or {}, limit=limit
             )
-            return [records.task_record(row) for row in rows]
-
-        return await self._read(op)
+        )
 
     async def list_history(
         self,
         *,
-        status: TaskStatus | None = None,
-        limit: int = 100,
-        before: int | None = None,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        task_type: str | None = None,
+        key: str | None = None,
         tags: Mapping[str, str] | None = None,
+        before: int | None = None,
+        limit: int = 100,
     ) -> list[HistoryRecord]:
         """Return history records newest first, ``before`` a ``seq`` to page."""
-        clauses, params = tag_sql.history_filter(tags or {})
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(str(status))
-        if before is not None:
-            clauses.append("seq < ?")
-            params.append(before)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-
-        def op(conn: sqlite3.Connection) -> list[HistoryRecord]:
-            rows = conn.execute(
-                f"SELECT {records.HISTORY_COLUMNS} FROM history {where} ORDER BY seq DESC LIMIT ?",
-                (*params, limit),
+        statuses = _statuses(status)
+        return await self._read(
+            lambda conn: queries.list_history(
+                conn,
+                statuses=statuses,
+                task_type=task_type,
+                key=key,
+                tags=tags or {},
+                before=before,
+                limit=limit,
             )
-            return [records.history_record(row) for row in rows]
+        )
 
-        return await self._read(op)
+    async def lookup(self, task_type: str, key: str, history_limit: int = 20) -> KeyLookup:
+        """Return the active task holding a key and the key's newest history records."""
+        return await self._read(lambda conn: queries.lookup(conn, task_type, key, history_limit))
+
+    async def type_stats(
+        self,
+        task_types: Sequence[str] | None = None,
+        *,
+        sample: int = 1000,
+        since: float | None = None,
+    ) -> list[TypeStats]:
+        """Return statistics of the newest ``sample`` history records of each type."""
+        return await self._read(lambda conn: queries.type_stats(conn, task_types, sample, since))
+
+    async def throughput(self, since: float, until: float) -> Throughput:
+        """Return how many tasks ended from ``since`` on, by outcome."""
+        return await self._read(lambda conn: queries.throughput(conn, since, until))
 
     async def count_by_tag(self, key: str) -> dict[str, int]:
         """Return how many active tasks carry each value of tag ``key``."""
@@ -490,3 +502,11 @@ class SqliteStore:
             return [records.task_record(row) for row in rows]
 
         return await self._read(op)
+
+
+def _statuses(status: TaskStatus | Collection[TaskStatus] | None) -> tuple[TaskStatus, ...]:
+    if status is None:
+        return ()
+    if isinstance(status, TaskStatus):
+        return (status,)
+    return tuple(TaskStatus(s) for s in status)

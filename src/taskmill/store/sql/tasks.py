@@ -377,24 +377,6 @@ def candidates(
     return [Candidate(r[0], r[1], r[2], r[3], IoBudget.of(r[4], r[5], r[6], r[7])) for r in rows]
 
 
-RECENT_IO = """
-SELECT type, avg(actual_read), avg(actual_write), avg(actual_rx), avg(actual_tx) FROM (
-    SELECT type, actual_read, actual_write, actual_rx, actual_tx,
-           row_number() OVER (PARTITION BY type ORDER BY seq DESC) AS newest
-    FROM history
-    WHERE status = 'completed' AND actual_read + actual_write + actual_rx + actual_tx > 0
-) WHERE newest <= ? GROUP BY type
-"""
-
-
-def recent_io(conn: sqlite3.Connection, per_type: int) -> dict[str, IoBudget]:
-    """The mean IO recorded by the latest ``per_type`` completed tasks of each type."""
-    return {
-        row[0]: IoBudget.of(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
-        for row in conn.execute(RECENT_IO, (per_type,))
-    }
-
-
 def claim_ids(conn: sqlite3.Connection, ids_json: bytes, now: float) -> list[ClaimedTask]:
     """Mark these tasks running if they are still ready; return them in dispatch order."""
     claimed = [_claimed(row) for row in conn.execute(CLAIM_IDS, (now, ids_json)).fetchall()]

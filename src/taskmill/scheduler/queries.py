@@ -1,0 +1,175 @@
+"""Queries behind the scheduler's read API: argument checks, then one store read each.
+
+Store reads run on read connections (threads), never behind the writer, so a UI polling
+them does not slow dispatch. The snapshot adds what only memory knows: the running attempts
+and their progress, admission and pause state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from taskmill.domain import TaskType
+from taskmill.model.errors import ConfigurationError, InvalidTagError
+from taskmill.model.records import HistoryRecord, TaskRecord
+from taskmill.model.stats import KeyLookup, Throughput, TypeStats
+from taskmill.model.status import TaskStatus
+from taskmill.model.tags import Tags, check_tags
+from taskmill.model.timing import seconds
+from taskmill.scheduler.estimates import Durations
+from taskmill.scheduler.gate import AdmissionControl
+from taskmill.scheduler.snapshot import Snapshot, running_tasks
+from taskmill.scheduler.state import RunState
+from taskmill.store.protocol import Store
+
+StatusFilter = TaskStatus | str | Iterable[TaskStatus | str] | None
+"""One status, several (any of them), or ``None`` for all."""
+
+TypeFilter = TaskType[Any] | str | None
+"""A task type object or its qualified name ``"domain::name"``."""
+
+
+class Queries:
+    """Checked reads of the store, and the snapshot."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        now: Callable[[], float],
+        admission: AdmissionControl,
+        durations: Durations,
+    ) -> None:
+        self._store = store
+        self._now = now
+        self._admission = admission
+        self._durations = durations
+
+    async def list_tasks(
+        self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
+        tags: Tags | None, limit: int,
+    ) -> list[TaskRecord]:  # fmt: skip
+        """Active tasks matching every filter, in dispatch order."""
+        return await self._store.list_tasks(
+            status=statuses(status),
+            task_type=type_name(task_type),
+            key=_key(key),
+            tags=tag_filter(tags),
+            limit=check_limit(limit),
+        )
+
+    async def list_history(
+        self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
+        tags: Tags | None, before: int | None, limit: int,
+    ) -> list[HistoryRecord]:  # fmt: skip
+        """History records matching every filter, newest first."""
+        if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+            raise ConfigurationError(f"before must be a history seq (an int), got {before!r}")
+        return await self._store.list_history(
+            status=statuses(status),
+            task_type=type_name(task_type),
+            key=_key(key),
+            tags=tag_filter(tags),
+            before=before,
+            limit=check_limit(limit),
+        )
+
+    async def lookup(self, task_type: TypeFilter, key: str, history_limit: int) -> KeyLookup:
+        """The active task holding ``key`` and the key's history."""
+        name = type_name(task_type)
+        if name is None:
+            raise ConfigurationError("lookup() needs the task type: keys are unique per type")
+        checked = _key(key)
+        assert checked is not None
+        return await self._store.lookup(name, checked, check_limit(history_limit))
+
+    async def type_stats(
+        self,
+        task_type: TypeFilter,
+        sample: int,
+        since: float | timedelta | None,
+    ) -> list[TypeStats]:
+        """Per-type statistics of recent history."""
+        name = type_name(task_type)
+        start = None if since is None else self._now() - seconds(since, "since", allow_zero=False)
+        return await self._store.type_stats(
+            None if name is None else [name], sample=check_limit(sample, "sample"), since=start
+        )
+
+    async def throughput(self, window: float | timedelta) -> Throughput:
+        """Tasks that ended in the last ``window``."""
+        now = self._now()
+        return await self._store.throughput(now - seconds(window, "window", allow_zero=False), now)
+
+    async def snapshot(self, state: RunState) -> Snapshot:
+        """Everything at once (see :meth:`Scheduler.snapshot`)."""
+        now = self._now()
+        running = running_tasks(state.running.values(), self._durations, now)
+        counts, schedules = await asyncio.gather(
+            self._store.count_by_status(), self._store.list_schedules()
+        )
+        return Snapshot(
+            at=now,
+            running=tuple(running),
+            counts={str(status): count for status, count in sorted(counts.items())},
+            admission=self._admission.state(now),
+            pauses=state.pauses.snapshot(),
+            schedules=tuple(schedules),
+        )
+
+
+def statuses(status: StatusFilter) -> tuple[TaskStatus, ...] | None:
+    """The statuses to filter by (``None``: any), checked."""
+    if status is None:
+        return None
+    chosen = [status] if isinstance(status, str) else list(status)
+    if not chosen:
+        raise ConfigurationError("status filter is empty; pass None for any status")
+    return tuple(_status(one) for one in chosen)
+
+
+def _status(status: TaskStatus | str) -> TaskStatus:
+    if isinstance(status, TaskStatus):
+        return status
+    try:
+        return TaskStatus(status)
+    except ValueError:
+        valid = ", ".join(s.value for s in TaskStatus)
+        raise ConfigurationError(f"unknown status {status!r}; use one of: {valid}") from None
+
+
+def type_name(task_type: TypeFilter) -> str | None:
+    """The qualified name of a task type given as an object or a string."""
+    if task_type is None or isinstance(task_type, str):
+        return task_type
+    if isinstance(task_type, TaskType):
+        return task_type.qualified_name
+    raise ConfigurationError(f"task_type must be a TaskType or a str, got {task_type!r}")
+
+
+def _key(key: object) -> str | None:
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ConfigurationError(f"key must be a non-empty str, got {key!r}")
+    return key
+
+
+def check_limit(limit: int, what: str = "limit") -> int:
+    """``limit`` if it is an int >= 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"{what} must be an int >= 1, got {limit!r}")
+    return limit
+
+
+def tag_filter(tags: Tags | None) -> dict[str, str] | None:
+    """A checked tag filter."""
+    return None if tags is None else check_tags(tags, what="tag filter")
+
+
+def tag_text(text: object, what: str) -> str:
+    """``text`` if it is a non-empty string."""
+    if not isinstance(text, str) or not text:
+        raise InvalidTagError(f"{what} must be a non-empty str, got {text!r}")
+    return text
