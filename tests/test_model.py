@@ -176,6 +176,7 @@ def test_event_dicts_name_their_kind() -> None:
         "error": "boom",
         "will_retry": False,
         "retry_after": None,
+        "dead_letter": False,
     }
     assert Upgraded(3, 128, 64).to_dict() == {
         "kind": "upgraded",

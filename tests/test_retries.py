@@ -108,10 +108,10 @@ async def test_exhausted_retries_dead_letter(database: str, clock: FakeClock) ->
     assert (record.status, record.retry_count) == (TaskStatus.DEAD_LETTER, 2)
     assert record.last_error == "ConnectionError: attempt 3 failed"
     failed = [e for e in received if isinstance(e, Failed)]
-    assert [(e.attempt, e.will_retry, e.retry_after) for e in failed] == [
-        (1, True, 1.0),
-        (2, True, 1.0),
-        (3, False, None),
+    assert [(e.attempt, e.will_retry, e.retry_after, e.dead_letter) for e in failed] == [
+        (1, True, 1.0, False),
+        (2, True, 1.0, False),
+        (3, False, None, True),
     ]
     assert isinstance(received[-1], DeadLettered)
     assert (received[-1].attempts, received[-1].error) == (3, "ConnectionError: attempt 3 failed")

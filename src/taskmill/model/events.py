@@ -112,6 +112,8 @@ class Failed(TaskEvent):
         error: The error, as ``"ExceptionType: message"``.
         will_retry: Whether the task will be tried again.
         retry_after: Seconds until the retry, when ``will_retry``.
+        dead_letter: Whether the task ends as a dead letter (retries exhausted; a
+            :class:`DeadLettered` event follows) rather than ``failed``.
     """
 
     kind: ClassVar[str] = "failed"
@@ -119,6 +121,7 @@ class Failed(TaskEvent):
     error: str
     will_retry: bool
     retry_after: float | None
+    dead_letter: bool = False
 
 
 @dataclass(frozen=True, slots=True)

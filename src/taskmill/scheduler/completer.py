@@ -86,12 +86,24 @@ class Completer:
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
         state, publish = self._state, self._bus.publish if self._bus.active else None
         learn = self._gate.io.learn if self._gate.io.enabled else None
-        learn_duration = self._durations.learn
+        learn_duration, metrics = self._durations.learn, self._bus.metrics
         waiting = set(changes.waiting)
         for settlement, running in batch:
             kind = settlement.kind
+            task_type = running.claimed.type
             if kind is SettleKind.COMPLETED:
-                learn_duration(running.claimed.type, max(0.0, settlement.at - running.started_at))
+                duration = max(0.0, settlement.at - running.started_at)
+                learn_duration(task_type, duration)
+                if running.claimed.id not in waiting:  # a waiting parent has not ended
+                    metrics.completed(task_type, duration, settlement.actual_io)
+            elif kind in _ATTEMPT_FAILED:
+                metrics.failed(task_type, will_retry=kind is SettleKind.RETRY)
+                if kind is not SettleKind.RETRY:
+                    metrics.ended(task_type, kind.value)
+            elif kind is SettleKind.CANCELLED:
+                metrics.ended(task_type, "cancelled")
+            elif kind is SettleKind.PREEMPTED:
+                metrics.preempted(task_type)
             # A task that records no IO teaches nothing about its type.
             if (
                 learn is not None
@@ -119,6 +131,7 @@ class Completer:
         state.apply(changes)  # also wakes the dispatcher, which may release preempted work
 
 
+_ATTEMPT_FAILED = frozenset({SettleKind.RETRY, SettleKind.FAILED, SettleKind.DEAD_LETTER})
 _BACK_IN_QUEUE = frozenset({SettleKind.RETRY, SettleKind.REQUEUE, SettleKind.PREEMPTED})
 
 
@@ -138,7 +151,7 @@ def _events(settlement: Settlement, running: Running) -> list[Event]:
         return [Failed(at, header, attempt, error, False, None)]
     if kind is SettleKind.DEAD_LETTER:
         return [
-            Failed(at, header, attempt, error, False, None),
+            Failed(at, header, attempt, error, False, None, dead_letter=True),
             DeadLettered(at, header, attempt, error),
         ]
     if kind is SettleKind.PREEMPTED:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from taskmill.metrics.collector import Metrics
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.events import (
     Cancelled,
@@ -109,6 +110,7 @@ class Subscription:
         if len(buffer) == buffer.maxlen:
             self.missed += 1
             self._unreported += 1
+            self._bus.metrics.missed(1)
         buffer.append(event)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -176,16 +178,18 @@ class Subscription:
 
 
 class EventBus:
-    """Delivers each published event to every current subscription."""
+    """Delivers each published event to every current subscription.
 
-    def __init__(self) -> None:
+    It also carries the scheduler's :class:`~taskmill.metrics.Metrics`: the parts that
+    publish committed changes count them there, whether or not anyone subscribed.
+    """
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._subscriptions: list[Subscription] = []
         self._closed = False
-
-    @property
-    def active(self) -> bool:
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.active = False
         """Whether anyone listens; publishers skip building events when nobody does."""
-        return bool(self._subscriptions)
 
     def subscribe(
         self,
@@ -201,6 +205,7 @@ class EventBus:
             subscription._end()  # nothing will ever be published: iteration ends at once
         else:
             self._subscriptions.append(subscription)
+            self.active = True
         return subscription
 
     def publish(self, event: Event) -> None:
@@ -212,19 +217,23 @@ class EventBus:
         """End every subscription's iteration, and those made from now on."""
         self._closed = True
         subscriptions, self._subscriptions = self._subscriptions, []
+        self.active = False
         for subscription in subscriptions:
             subscription._end()
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+            self.active = bool(self._subscriptions)
 
 
 def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
-    """Publish the events of a committed store operation.
+    """Count and publish the events of a committed store operation.
 
     That is: the tasks it ended, the occurrences it skipped, the schedules it completed.
     """
+    for task in changes.ended:
+        bus.metrics.ended(task.type, task.status.value)
     if not bus.active:
         return
     for task in changes.ended:

@@ -168,6 +168,7 @@ class Runner:
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running
+        self._bus.metrics.started(claimed.type)
         self.progress.attach(claimed.id, running.header, context.progress)
         if claimed.priority <= self.preempt_priority:
             running.urgent = True

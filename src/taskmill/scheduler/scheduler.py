@@ -21,6 +21,7 @@ from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain, TaskType
+from taskmill.metrics.collector import GaugeSource, Metrics, Sampled
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
 from taskmill.model.errors import (
     ConfigurationError,
@@ -181,7 +182,9 @@ class Scheduler:
         """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness."""
         self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._bus = EventBus()
+        self.metrics = Metrics()
+        """Counters, gauges and histograms: ``scheduler.metrics.snapshot()`` (any thread)."""
+        self._bus = EventBus(self.metrics)
         self._durations = Durations()
         self._queries = Queries(
             store=self._store,
@@ -258,9 +261,30 @@ class Scheduler:
             recovered=report,
         )
         self._parts.runner.spawner = Spawning(self._registry, self._submitter)
+        self.metrics.bind(
+            GaugeSource(
+                loop=asyncio.get_running_loop(),
+                now=self._clock.now,
+                sample=self._sample_gauges,
+                live=self._live_gauges,
+            )
+        )
+        await self.metrics.sample()
         if self.admission.io.sampler is not None:
             self.admission.io.sampler.start()
         self._phase = "open"
+
+    async def _sample_gauges(self) -> Sampled:
+        counts = await self._store.count_by_status()
+        pressure, sources = self.admission.pressure()
+        return Sampled({str(status): n for status, n in sorted(counts.items())}, pressure, sources)
+
+    def _live_gauges(self) -> tuple[int, int, bool]:
+        parts = self._parts
+        if parts is None or self._phase != "open":
+            return (0, self.admission.max_concurrency, False)
+        state = parts.state
+        return (len(state.running), self.admission.max_concurrency, state.pauses.everything)
 
     async def _learn_from_history(self) -> None:
         """Seed the types' expected durations and, for IO budgets, their learned IO."""
@@ -320,6 +344,7 @@ class Scheduler:
         finally:
             self._phase = "closed"
             self._bus.close()
+            self.metrics.unbind()
             if self.admission.io.sampler is not None:
                 self.admission.io.sampler.stop()
             if self._parts is not None:
@@ -376,6 +401,7 @@ class Scheduler:
         now = self._clock.now()
         outcomes = await self._store.submit(tasks, now)
         urgent: list[tuple[int, int]] = []
+        stored: list[str] = []  # types of the new tasks, for metrics
         threshold = self.config.preempt_priority
         for task, outcome in zip(tasks, outcomes, strict=True):
             if type(outcome) is Upgraded:
@@ -386,6 +412,7 @@ class Scheduler:
                 self._superseded(task, outcome, now)  # then it is a new task like any other
             elif type(outcome) is not Inserted:
                 continue
+            stored.append(task.type)
             if task.not_before is not None:
                 state.note_due(task.not_before)
             elif task.depends_on:  # blocked, or ready if they all completed: the queue says
@@ -394,6 +421,7 @@ class Scheduler:
                 urgent.append((outcome.id, task.priority))
             if task.ttl is not None and not task.ttl_from_start:
                 state.note_expiry(now + task.ttl)
+        self.metrics.submitted(stored)
         if any(type(o) is not Duplicate for o in outcomes):
             state.mark_ready()
         if urgent:
@@ -407,6 +435,8 @@ class Scheduler:
         was_running = outcome.id != outcome.replaced
         if running is not None and was_running:
             parts.runner.interrupt(running, Interrupt.SUPERSEDED)
+        if was_running:  # the replaced task went to history as superseded
+            self.metrics.ended(task.type, "superseded")
         if self._bus.active:
             header = TaskHeader(
                 outcome.id, task.type, task.key, task.label, task.priority, task.priority
