@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/throughput.py [--repeats R] [--quick]
+    python benchmarks/throughput.py [--repeats R] [--quick] [--only-observed]
 
 What is measured (every figure is the median of R repeats, each on a fresh database file in a
 temporary directory; baselines are measured in the same repeats, interleaved with taskmill):
@@ -20,6 +20,10 @@ temporary directory; baselines are measured in the same repeats, interleaved wit
 4. ``submit_many`` of N tasks (not dispatching) against the bare ``executemany`` of t2.
 5. Idle dispatch latency: from just before ``submit()`` to the moment the executor starts,
    one task at a time; the baseline is a bare asyncio task that sets an event.
+6. End-to-end as in (1), observed: every task reports progress 100 times, and three
+   subscribers listen to all events (an async iterator, a callback, and a slow iterator that
+   sleeps 1 ms per event, so its buffer overflows and drops the oldest). The baseline is
+   (1)'s plain run, measured in the same repeats; target: within 25 % of it.
 
 How to read the table: "ratio" is taskmill / baseline (for latencies: how many times slower
 than the bare round trip). Each row checks one target of the spec and says PASS or MISS.
@@ -50,7 +54,7 @@ from typing import Any
 
 import msgspec
 
-from taskmill import Domain, Durability, Inserted, Scheduler, TaskContext
+from taskmill import Domain, Durability, Inserted, Scheduler, Subscription, TaskContext
 
 # --- the task types under test --------------------------------------------------------------------
 
@@ -70,6 +74,18 @@ class Probe(msgspec.Struct):
 
 @bench.task("noop")
 async def noop(job: Job, ctx: TaskContext) -> None:
+    _executed[0] += 1
+
+
+class Chatty(msgspec.Struct):
+    n: int
+
+
+@bench.task("chatty")
+async def chatty(job: Chatty, ctx: TaskContext) -> None:
+    report = ctx.progress.report
+    for step in range(1, 101):
+        report(step / 100)
     _executed[0] += 1
 
 
@@ -265,6 +281,42 @@ async def taskmill_end_to_end(n: int) -> float:
     return n / elapsed
 
 
+async def taskmill_end_to_end_observed(n: int) -> float:
+    """Figure 6: like taskmill_end_to_end, with progress reports and three subscribers."""
+    jobs = [Chatty(next(_ids)) for _ in range(n)]
+    seen = [0, 0, 0]
+
+    def count(event: object) -> None:
+        seen[1] += 1
+
+    async def read(events: Subscription, slot: int, pause: float) -> None:
+        async for _ in events:
+            seen[slot] += 1
+            if pause:
+                await asyncio.sleep(pause)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with Scheduler(Path(tmp) / "tm.db", domains=[bench], max_concurrency=64) as s:
+            readers = [
+                asyncio.create_task(read(s.events(), 0, 0.0)),
+                asyncio.create_task(read(s.events(), 2, 0.001)),  # the slow one
+            ]
+            s.subscribe(count)
+            handle = s.domain(bench)
+            before = _executed[0]
+            start = time.perf_counter()
+            outcomes = await handle.submit_many(jobs)
+            await s.wait_idle()
+            elapsed = time.perf_counter() - start
+            ran = _executed[0] - before
+        for reader in readers:
+            reader.cancel()
+    check_inserted(outcomes, n)
+    if ran != n or seen[0] < 2 * n:
+        raise RuntimeError(f"{ran} of {n} tasks ran; the fast subscriber saw {seen[0]} events")
+    return n / elapsed
+
+
 async def taskmill_submit_rate(n: int, mode: str, durability: Durability = "normal") -> float:
     """Submits/s on an opened, non-dispatching scheduler: 'one_by_one', 'gather' or 'many'."""
     jobs = new_jobs(n)
@@ -430,6 +482,16 @@ def measure_batch_submit(sizes: Sizes, repeats: int, bare: float) -> list[Row]:
     return [Row(name, rate, "bare executemany", bare, ">= 0.50x bare", rate >= 0.5 * bare)]
 
 
+def measure_observed(sizes: Sizes, repeats: int) -> list[Row]:
+    n = sizes.tasks
+    observed, plain = medians(
+        repeats, partial(taskmill_end_to_end_observed, n), partial(taskmill_end_to_end, n)
+    )
+    progress(f"end-to-end observed: {observed:,.0f}/s; plain {plain:,.0f}/s")
+    name = f"6 end-to-end, progress x100 + 3 subscribers, {n}"
+    return [Row(name, observed, "plain (1)", plain, ">= 0.75x plain", observed >= 0.75 * plain)]
+
+
 def measure_latency(sizes: Sizes, repeats: int) -> list[Row]:
     samples, warmup = sizes.latency_samples, sizes.latency_warmup
     p50, p99, b50, b99 = medians(
@@ -483,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (median)")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument(
+        "--only-observed", action="store_true", help="only figure 6 (and its baseline)"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -496,12 +561,18 @@ def main(argv: list[str] | None = None) -> int:
     if not with_huey:
         print("huey is not installed, skipping the Huey baseline: pip install -e '.[bench]'")
     started = time.perf_counter()
+    if args.only_observed:
+        rows = measure_observed(sizes, args.repeats)
+        print(f"\nresults (ratio = taskmill / baseline; {time.perf_counter() - started:.0f} s):\n")
+        print_table(rows)
+        return 0
     rows, bare_insert_rate = measure_end_to_end(sizes, args.repeats, with_huey)
     one_by_one_rows, one_by_one_rate = measure_one_by_one(sizes, args.repeats)
     rows += one_by_one_rows
     rows += measure_concurrent(sizes, args.repeats, one_by_one_rate)
     rows += measure_batch_submit(sizes, args.repeats, bare_insert_rate)
     rows += measure_latency(sizes, args.repeats)
+    rows += measure_observed(sizes, args.repeats)
     print(f"\nresults (ratio = taskmill / baseline; {time.perf_counter() - started:.0f} s):\n")
     print_table(rows)
     return 0

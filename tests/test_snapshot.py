@@ -82,21 +82,28 @@ async def test_extrapolated_progress_rises_and_stays_below_one(clock: FakeClock)
 
 
 async def test_reported_progress_is_carried_forward(clock: FakeClock) -> None:
-    """Between reports the estimate moves on at the expected pace; the report is kept."""
+    """Between reports the estimate moves on at the task's own pace, below 100 %."""
     gates = Gates()
     domain = gated_domain(gates, clock)
-    async with Scheduler(":memory:", domains=[domain], clock=clock) as scheduler:
+    async with Scheduler(":memory:", domains=[domain], clock=clock,
+                         progress_interval=1.0) as scheduler:  # fmt: skip
         await scheduler.domain(domain).submit("half")
         started, release = gates.of("half")
         await started.wait()
         [at_report] = (await scheduler.snapshot()).running
-        clock.advance(10.0)
+        clock.advance(1.0)  # the report is taken (sent) when the interval ends: 1 s in
+        [taken] = (await scheduler.snapshot()).running
+        clock.advance(0.5)
         [later] = (await scheduler.snapshot()).running
+        clock.advance(10.0)
+        [much_later] = (await scheduler.snapshot()).running
         release.set()
-    # no mean known and reported at once (0 s): nothing to extrapolate from
     assert (at_report.progress, at_report.reported, at_report.message) == (0.5, 0.5, "halfway")
-    assert not at_report.extrapolated
-    assert (later.progress, later.extrapolated) == (0.5, False)
+    assert not at_report.extrapolated  # reported just now: nothing to carry forward
+    assert (taken.progress, taken.extrapolated) == (0.5, False)
+    # 0.5 done in 1 s: 1 s expected left (no type mean yet); half of it has passed
+    assert (later.progress, later.extrapolated) == (0.75, True)
+    assert much_later.progress == CAP
 
 
 def test_estimate_blends_the_report_with_the_type_mean() -> None:

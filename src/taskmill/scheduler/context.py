@@ -81,6 +81,7 @@ class ProgressReporter:
     __slots__ = (
         "_clock",
         "_last_at",
+        "_notified",
         "bytes_done",
         "bytes_total",
         "fraction",
@@ -102,26 +103,40 @@ class ProgressReporter:
         self.rate: float | None = None
         """Smoothed bytes per second (EWMA 0.3 over :meth:`add_bytes` calls)."""
         self.reported_at: float | None = None
-        """When :attr:`fraction` was last reported (on the clock given, if any)."""
+        """When :attr:`fraction` was last reported (on the clock given, if any). With a
+        scheduler attached, to within its ``progress_interval``."""
         self.listener: Callable[[], None] | None = None
-        """Called after each report (set by the scheduler; may be called from a thread)."""
+        """Called after a report when no earlier one is waiting to be taken (set by the
+        scheduler, which then calls :meth:`taken`; may be called from a thread)."""
         self._clock = clock or time.monotonic
         self._last_at: float | None = None
+        self._notified = False
 
     def report(self, fraction: float, message: str | None = None) -> None:
-        """Report that ``fraction`` (0.0 .. 1.0) of the work is done."""
-        if (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, int | float)
-            or not 0.0 <= fraction <= 1.0
-        ):
-            raise ConfigurationError(f"progress fraction must be in 0.0..1.0, got {fraction!r}")
-        self.fraction = float(fraction)
-        self.reported_at = self._clock()
+        """Report that ``fraction`` (0.0 .. 1.0) of the work is done.
+
+        Cheap enough to call in a tight loop: between two progress events a report only
+        stores its values.
+        """
+        if fraction.__class__ is not float or not 0.0 <= fraction <= 1.0:
+            fraction = _fraction(fraction)
+        self.fraction = fraction
         if message is not None:
             self.message = message
-        if self.listener is not None:
-            self.listener()
+        if not self._notified:
+            self._notify()
+
+    def _notify(self) -> None:
+        self.reported_at = self._clock()
+        listener = self.listener
+        if listener is not None:
+            self._notified = True  # until the scheduler has taken the values
+            listener()
+
+    def taken(self, at: float) -> None:
+        """The scheduler passed the values on at ``at``: notify it of the next report."""
+        self.reported_at = at
+        self._notified = False
 
     def report_fraction(
         self, done: int | float, total: int | float, message: str | None = None
@@ -152,8 +167,8 @@ class ProgressReporter:
         if fraction is None:
             if message is not None:
                 self.message = message
-            if self.listener is not None:
-                self.listener()
+            if not self._notified:
+                self._notify()
             return
         self.report(fraction, message)
 
@@ -163,6 +178,12 @@ class ProgressReporter:
         if self.bytes_total is None or not self.rate:
             return None
         return max(0.0, (self.bytes_total - self.bytes_done) / self.rate)
+
+
+def _fraction(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"progress fraction must be in 0.0..1.0, got {value!r}")
+    return float(value)
 
 
 class Spawner(Protocol):

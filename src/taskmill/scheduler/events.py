@@ -149,20 +149,28 @@ class Subscription:
             return Missed(self._buffer[0].at, count)
         return self._buffer.popleft()
 
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
+    async def wait_event(self) -> bool:
+        """Wait until an event is buffered; ``False`` if none will come (closed and empty)."""
         while not self._buffer:
             if self._closed:
-                raise StopAsyncIteration
+                return False
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+        return True
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
         event = self.get_nowait()
-        assert event is not None
+        if event is None:
+            if not await self.wait_event():
+                raise StopAsyncIteration
+            event = self.get_nowait()
+            assert event is not None
         return event
 
     async def __aenter__(self) -> Subscription:
@@ -274,13 +282,15 @@ def feed(subscription: Subscription, callback: EventCallback) -> asyncio.Task[No
     """
 
     async def run() -> None:
-        async for event in subscription:
-            try:
-                result = callback(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("taskmill event callback %r failed on %r", callback, event)
+        while await subscription.wait_event():
+            # Everything buffered is handed over at once: no await between sync callbacks.
+            while (event := subscription.get_nowait()) is not None:
+                try:
+                    result = callback(event)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    logger.exception("taskmill event callback %r failed on %r", callback, event)
 
     task = asyncio.get_running_loop().create_task(run(), name="taskmill:event-callback")
     subscription._feeder = task

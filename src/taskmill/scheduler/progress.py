@@ -1,8 +1,8 @@
 """Progress events: what executors report, passed on to subscribers without flooding them.
 
 Each running task gets at most one :class:`~taskmill.Progress` event per ``interval``
-seconds: a report inside the interval is held and sent when it ends (only the latest value),
-and whatever is still held when the attempt ends is sent before the attempt's own events.
+seconds: a report is held for one interval, and the latest values are sent when it ends;
+values not sent yet when the attempt ends are sent before the attempt's own events.
 Reports may come from executor threads; they are handed to the event loop.
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from taskmill.clock import Clock, TimerHandle
 from taskmill.model.events import Progress
@@ -19,24 +20,35 @@ from taskmill.model.records import TaskHeader
 from taskmill.scheduler.context import ProgressReporter
 from taskmill.scheduler.events import EventBus
 
+_NOTHING: tuple[object, ...] = (None, None, 0, None)  # the values of a fresh reporter
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class _Throttle:
     header: Callable[[], TaskHeader]
     reporter: ProgressReporter
-    sent_at: float | None = None
-    held: bool = False
-    timer: TimerHandle | None = field(default=None, repr=False)
+    sent: tuple[object, ...] = _NOTHING  # the values of the last event
+    attached: bool = True
 
 
 class ProgressEvents:
-    """Turns progress reports of running tasks into throttled events."""
+    """Turns progress reports of running tasks into throttled events.
+
+    A reporter notifies once, then only stores values until the scheduler *takes* them, one
+    interval later; so a burst of reports costs one notification and one event per
+    interval, and a report is delivered at most one interval after it was made. All held
+    reports wait in one queue (their due times grow in the order they arrive) behind a
+    single timer. Without subscribers the same rhythm runs without publishing, so reporting
+    stays cheap and a subscriber that arrives later gets progress within one interval.
+    """
 
     def __init__(self, *, bus: EventBus, clock: Clock, interval: float) -> None:
         self._bus = bus
         self._clock = clock
         self.interval = interval
         self._tasks: dict[int, _Throttle] = {}
+        self._held: deque[tuple[float, _Throttle]] = deque()
+        self._timer: TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
 
@@ -49,62 +61,62 @@ class ProgressEvents:
             self._loop_thread = threading.get_ident()
         throttle = _Throttle(header, reporter)
         self._tasks[task_id] = throttle
-        reporter.listener = lambda: self._reported(task_id)
+        reporter.listener = lambda: self._reported(throttle)
 
     def detach(self, task_id: int) -> None:
-        """The attempt ended: send what is held, then stop."""
+        """The attempt ended: send the latest values if they were not sent, then stop."""
         throttle = self._tasks.pop(task_id, None)
         if throttle is None:
             return
-        throttle.reporter.listener = None
-        if throttle.timer is not None:
-            throttle.timer.cancel()
-        if throttle.held:
-            self._send(throttle)
+        throttle.attached = False  # its place in the queue, if any, is skipped
+        reporter = throttle.reporter
+        reporter.listener = None
+        if _values(reporter) != throttle.sent:
+            self._send(throttle, self._clock.now())
 
-    def _reported(self, task_id: int) -> None:
+    def _reported(self, throttle: _Throttle) -> None:
         if threading.get_ident() != self._loop_thread:  # an executor thread
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._on_loop, task_id)
+            self._loop.call_soon_threadsafe(self._hold, throttle)
         else:
-            self._on_loop(task_id)
+            self._hold(throttle)
 
-    def _on_loop(self, task_id: int) -> None:
-        throttle = self._tasks.get(task_id)
-        if throttle is None or not self._bus.active:
+    def _hold(self, throttle: _Throttle) -> None:
+        if not throttle.attached:
             return
-        now = self._clock.now()
-        if throttle.sent_at is None or now - throttle.sent_at >= self.interval:
-            self._send(throttle)
-            return
-        throttle.held = True
-        if throttle.timer is None:
-            throttle.timer = self._clock.call_at(
-                throttle.sent_at + self.interval, lambda: self._release(task_id)
-            )
+        due = self._clock.now() + self.interval
+        self._held.append((due, throttle))
+        if self._timer is None:
+            self._timer = self._clock.call_at(due, self._release)
 
-    def _release(self, task_id: int) -> None:
-        throttle = self._tasks.get(task_id)
-        if throttle is None:
-            return
-        throttle.timer = None
-        if throttle.held:
-            self._send(throttle)
+    def _release(self) -> None:
+        self._timer = None
+        held, now = self._held, self._clock.now()
+        while held and held[0][0] <= now:
+            _, throttle = held.popleft()
+            if throttle.attached:
+                self._send(throttle, now)
+        if held:
+            self._timer = self._clock.call_at(held[0][0], self._release)
 
-    def _send(self, throttle: _Throttle) -> None:
+    def _send(self, throttle: _Throttle, now: float) -> None:
         reporter = throttle.reporter
-        now = self._clock.now()
-        throttle.sent_at = now
-        throttle.held = False
-        self._bus.publish(
-            Progress(
-                now,
-                throttle.header(),
-                reporter.fraction,
-                reporter.message,
-                reporter.bytes_done,
-                reporter.bytes_total,
-                reporter.rate,
-                reporter.eta,
+        reporter.taken(now)
+        throttle.sent = _values(reporter)
+        if self._bus.active:
+            self._bus.publish(
+                Progress(
+                    now,
+                    throttle.header(),
+                    reporter.fraction,
+                    reporter.message,
+                    reporter.bytes_done,
+                    reporter.bytes_total,
+                    reporter.rate,
+                    reporter.eta,
+                )
             )
-        )
+
+
+def _values(reporter: ProgressReporter) -> tuple[object, ...]:
+    return (reporter.fraction, reporter.message, reporter.bytes_done, reporter.bytes_total)
