@@ -9,26 +9,49 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import taskmill.model.events
 from taskmill import (
+    Cancelled,
     Completed,
     DeadLettered,
+    DependencyFailed,
     Dispatched,
     Duplicate,
+    Event,
+    Expired,
     Failed,
+    GroupPaused,
+    GroupResumed,
     HistoryRecord,
     Inserted,
     InvalidIoBudgetError,
     InvalidPriorityError,
     InvalidRetryPolicyError,
     IoBudget,
+    Missed,
+    Paused,
+    PauseState,
+    Preempted,
     Priority,
+    Progress,
+    RecurringCompleted,
+    RecurringSkipped,
+    Rejected,
+    Replaced,
+    Requeued,
+    Resumed,
     Retention,
     Retry,
     RetryPolicy,
+    ScheduleRecord,
+    Superseded,
+    TaskEvent,
     TaskHeader,
     TaskRecord,
     TaskStatus,
+    Unblocked,
     Upgraded,
+    Waiting,
 )
 from taskmill.model.priority import check_priority
 
@@ -184,3 +207,56 @@ def test_event_dicts_name_their_kind() -> None:
         "previous_priority": 128,
         "priority": 64,
     }
+
+
+ALL_EVENTS = [
+    Dispatched(1.0, HEADER, 1),
+    Progress(1.5, HEADER, 0.5, "half", 10, 20, 5.0, 2.0),
+    Completed(2.0, HEADER, 1, 0.5, IoBudget(1, 0, 0, 0)),
+    Failed(2.0, HEADER, 1, "ValueError: x", False, None, dead_letter=True),
+    DeadLettered(3.0, HEADER, 4, "ValueError: x"),
+    Preempted(1.0, HEADER, 9),
+    Cancelled(1.0, HEADER, True),
+    Replaced(1.0, HEADER, 2, False),
+    Waiting(1.0, HEADER),
+    Unblocked(1.0, HEADER),
+    DependencyFailed(1.0, HEADER, 3),
+    Expired(1.0, HEADER),
+    RecurringSkipped(1.0, 7, "d::t", 0.5, 8),
+    RecurringCompleted(1.0, 7, "d::t", 3),
+    Paused(1.0, "media"),
+    Resumed(1.0, None),
+    GroupPaused(1.0, "uploads", 9.0),
+    GroupResumed(1.0, "uploads"),
+    Missed(1.0, 12),
+]
+
+
+def test_every_event_class_round_trips_through_json() -> None:
+    """One of each event (a new event class must be added here) survives json.dumps."""
+    defined = {
+        cls
+        for cls in vars(taskmill.model.events).values()
+        if isinstance(cls, type) and issubclass(cls, Event) and cls not in (Event, TaskEvent)
+    }
+    assert {type(event) for event in ALL_EVENTS} == defined
+    for event in ALL_EVENTS:
+        data = event.to_dict()
+        assert data["event"] == event.kind
+        assert json.loads(json.dumps(data)) == data
+
+
+def test_outcomes_and_state_records_round_trip_through_json() -> None:
+    records = [
+        Requeued(1),
+        Superseded(2, 1),
+        Rejected(3),
+        PauseState(True, ("media",), {"uploads": 5.0, "other": None}),
+        ScheduleRecord(
+            7, "d::t", "k", "l", 128, None, 60.0, False, None, None, 3, 1, 61.0, 9, "active",
+            1.0, {"a": "b"},
+        ),
+    ]  # fmt: skip
+    for record in records:
+        data = record.to_dict()  # type: ignore[attr-defined]
+        assert json.loads(json.dumps(data)) == data
