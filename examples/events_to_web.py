@@ -59,7 +59,9 @@ source.addEventListener("snapshot", (m) => {
 });
 source.onmessage = (m) => {
   const e = JSON.parse(m.data);
-  if (e.task) show(e.task, e.event, e.event === "completed" ? 1 : e.fraction, e.message);
+  if (!e.task) return;  // pauses, recurring schedules, missed notices
+  const status = e.event === "progress" || e.event === "dispatched" ? "running" : e.event;
+  show(e.task, status, e.event === "completed" ? 1 : e.fraction, e.message);
 };
 </script>
 """
