@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from taskmill.model.io import IoBudget
@@ -98,14 +99,33 @@ def list_history(
     return [records.history_record(row) for row in rows]
 
 
+@contextmanager
+def one_view(conn: sqlite3.Connection) -> Iterator[None]:
+    """Read several statements from one snapshot of the database.
+
+    Without it, a task that ends between two SELECTs could show in neither. Inside the
+    writer's transaction (the in-memory store reads there) the view is already one.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
 def lookup(conn: sqlite3.Connection, task_type: str, key: str, history_limit: int) -> KeyLookup:
     """The active task holding ``key`` and the key's history, newest first."""
-    active = list_tasks(
-        conn, statuses=(), task_type=task_type, key=key, tags={}, limit=1
-    )  # at most one active task holds a key
-    history = list_history(
-        conn, statuses=(), task_type=task_type, key=key, tags={}, before=None, limit=history_limit
-    )
+    with one_view(conn):
+        active = list_tasks(
+            conn, statuses=(), task_type=task_type, key=key, tags={}, limit=1
+        )  # at most one active task holds a key
+        history = list_history(
+            conn, statuses=(), task_type=task_type, key=key, tags={}, before=None,
+            limit=history_limit,
+        )  # fmt: skip
     return KeyLookup(task_type, key, active[0] if active else None, tuple(history))
 
 
@@ -170,6 +190,13 @@ def type_stats(
     conn: sqlite3.Connection, task_types: Sequence[str] | None, sample: int, since: float | None
 ) -> list[TypeStats]:
     """Statistics over the newest ``sample`` records of each type (finished since ``since``)."""
+    with one_view(conn):
+        return _type_stats(conn, task_types, sample, since)
+
+
+def _type_stats(
+    conn: sqlite3.Connection, task_types: Sequence[str] | None, sample: int, since: float | None
+) -> list[TypeStats]:
     start = 0
     if since is not None:
         first = first_seq_since(conn, since)
@@ -216,13 +243,14 @@ def _summarize(task_type: str, rows: Sequence[Sequence[Any]]) -> TypeStats:
 
 def throughput(conn: sqlite3.Connection, since: float, until: float) -> Throughput:
     """How many tasks ended since ``since``, by outcome."""
-    first = first_seq_since(conn, since)
     counts: dict[str, int] = {}
-    if first is not None:
-        rows = conn.execute(
-            "SELECT status, count(*) FROM history WHERE seq >= ? GROUP BY status", (first,)
-        )
-        counts = dict(rows)
+    with one_view(conn):
+        first = first_seq_since(conn, since)
+        if first is not None:
+            rows = conn.execute(
+                "SELECT status, count(*) FROM history WHERE seq >= ? GROUP BY status", (first,)
+            )
+            counts = dict(rows)
     completed = counts.pop(_COMPLETED, 0)
     failed = sum(counts.pop(status, 0) for status in _FAILED)
     window = until - since
