@@ -19,7 +19,7 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from taskmill.admission.tokens import RateLimit
 from taskmill.model.errors import ConfigurationError, DuplicateTaskTypeError, InvalidNameError
@@ -175,6 +175,9 @@ class Domain:
         max_concurrency: How many of its tasks may run at once (``None``: no cap of its own).
         tags: Default tags of its tasks; a submission's own tags win on a shared key.
     """
+
+    registrations: ClassVar[int] = 0
+    """Task types registered on any domain so far: lets registries notice new ones cheaply."""
 
     def __init__(
         self,
@@ -338,6 +341,7 @@ class Domain:
             )
             self._tasks[name] = task_type
             self.version += 1
+            Domain.registrations += 1
             return task_type
 
         return register

@@ -187,7 +187,42 @@ class _Histogram:
         return HistogramSample(name, labels, tuple(buckets), total, sum(counts))
 
 
-Labels = tuple[tuple[str, str], ...]
+_NO_COUNTS = [0] * (len(DURATION_BUCKETS) + 1)
+
+
+class _TypeMetrics:
+    """The counters and the duration histogram of one task type."""
+
+    __slots__ = (
+        "durations", "ended", "failed_final", "failed_retried", "io", "preempted", "started",
+        "submitted",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.submitted = self.started = self.preempted = 0
+        self.failed_retried = self.failed_final = 0
+        self.ended: dict[str, int] = {}
+        self.io = [0, 0, 0, 0]  # bytes, in the order of _IO_DIRECTIONS
+        self.durations = _Histogram()
+
+    def counters(self, task_type: str) -> list[Sample]:
+        """Its nonzero counters as samples (values copied: the loop may be counting)."""
+
+        def sample(name: str, value: int, **more: str) -> None:
+            if value:
+                samples.append(Sample(name, {"type": task_type, **more}, value))
+
+        samples: list[Sample] = []
+        sample("taskmill_tasks_submitted_total", self.submitted)
+        sample("taskmill_attempts_started_total", self.started)
+        sample("taskmill_tasks_preempted_total", self.preempted)
+        sample("taskmill_attempts_failed_total", self.failed_retried, will_retry="true")
+        sample("taskmill_attempts_failed_total", self.failed_final, will_retry="false")
+        for status, value in sorted(self.ended.copy().items()):
+            sample("taskmill_tasks_ended_total", value, status=status)
+        for direction, value in zip(_IO_DIRECTIONS, list(self.io), strict=True):
+            sample("taskmill_task_io_bytes_total", value, direction=direction)
+        return samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +246,9 @@ class Metrics:
         self.refresh = refresh
         """Seconds after which a reader triggers a new sample of the sampled gauges."""
         self._lock = threading.Lock()  # guards the sampled gauges only
-        self._counters: dict[tuple[str, Labels], float] = {}
-        self._histograms: dict[str, _Histogram] = {}  # by task type
+        self._types: dict[str, _TypeMetrics] = {}
+        self.events_missed = 0
+        """Events dropped by subscriptions that fell behind (the event bus counts here)."""
         self._sampled = Sampled({}, 0.0, {})
         self._sampled_at: float | None = None
         self._sampling = False
@@ -221,31 +257,33 @@ class Metrics:
 
     # --- feeding (on the event loop) ---------------------------------------------------------
 
+    def _of(self, task_type: str) -> _TypeMetrics:
+        metrics = self._types.get(task_type)
+        if metrics is None:
+            metrics = self._types[task_type] = _TypeMetrics()
+        return metrics
+
     def submitted(self, task_types: Iterable[str]) -> None:
         """Count tasks stored by a submit, one type per task."""
         for task_type, count in Counter(task_types).items():
-            self._add("taskmill_tasks_submitted_total", (("type", task_type),), count)
+            self._of(task_type).submitted += count
 
     def started(self, task_type: str) -> None:
         """Count an attempt that started."""
-        self._add("taskmill_attempts_started_total", (("type", task_type),))
+        self._of(task_type).started += 1
 
     def completed(self, task_type: str, duration: float, io: IoBudget) -> None:
         """Count a task that completed, its run time and the IO it recorded."""
-        labels = (("type", task_type),)
-        self._add("taskmill_tasks_ended_total", (*labels, ("status", "completed")))
+        metrics = self._of(task_type)
+        ended = metrics.ended
+        ended["completed"] = ended.get("completed", 0) + 1
         if io is not NO_IO:
-            for direction, value in zip(
-                _IO_DIRECTIONS, (io.disk_read, io.disk_write, io.net_rx, io.net_tx), strict=True
-            ):
-                if value:
-                    self._add(
-                        "taskmill_task_io_bytes_total", (*labels, ("direction", direction)), value
-                    )
-        histogram = self._histograms.get(task_type)
-        if histogram is None:
-            histogram = self._histograms[task_type] = _Histogram()
-        histogram.observe(duration)
+            total = metrics.io
+            total[0] += io.disk_read
+            total[1] += io.disk_write
+            total[2] += io.net_rx
+            total[3] += io.net_tx
+        metrics.durations.observe(duration)
         for listener in self._duration_listeners:
             listener(task_type, duration)
 
@@ -258,24 +296,20 @@ class Metrics:
 
     def failed(self, task_type: str, *, will_retry: bool) -> None:
         """Count an attempt that failed."""
-        retry = "true" if will_retry else "false"
-        self._add("taskmill_attempts_failed_total", (("type", task_type), ("will_retry", retry)))
+        metrics = self._of(task_type)
+        if will_retry:
+            metrics.failed_retried += 1
+        else:
+            metrics.failed_final += 1
 
     def ended(self, task_type: str, status: str) -> None:
         """Count a task that reached terminal ``status`` other than completed."""
-        self._add("taskmill_tasks_ended_total", (("type", task_type), ("status", status)))
+        ended = self._of(task_type).ended
+        ended[status] = ended.get(status, 0) + 1
 
     def preempted(self, task_type: str) -> None:
         """Count a running task interrupted for an urgent one."""
-        self._add("taskmill_tasks_preempted_total", (("type", task_type),))
-
-    def missed(self, count: int) -> None:
-        """Count events a subscriber lost."""
-        self._add("taskmill_events_missed_total", (), count)
-
-    def _add(self, name: str, labels: Labels, amount: float = 1) -> None:
-        counters, key = self._counters, (name, labels)
-        counters[key] = counters.get(key, 0) + amount
+        self._of(task_type).preempted += 1
 
     # --- gauges ------------------------------------------------------------------------------
 
@@ -319,14 +353,16 @@ class Metrics:
         source = self._source
         if source is not None:
             self._refresh_if_stale(source)
-        counters = tuple(
-            Sample(name, dict(labels), value)
-            for (name, labels), value in sorted(self._counters.copy().items())
-        )
-        histograms = tuple(
-            histogram.sample("taskmill_task_duration_seconds", {"type": task_type})
-            for task_type, histogram in sorted(self._histograms.copy().items())
-        )
+        counters: list[Sample] = []
+        histograms: list[HistogramSample] = []
+        for task_type, metrics in sorted(self._types.copy().items()):
+            counters += metrics.counters(task_type)
+            if metrics.durations.counts != _NO_COUNTS:
+                histograms.append(
+                    metrics.durations.sample("taskmill_task_duration_seconds", {"type": task_type})
+                )
+        if self.events_missed:
+            counters.append(Sample("taskmill_events_missed_total", {}, self.events_missed))
         with self._lock:
             sampled = self._sampled
         gauges = [Sample("taskmill_tasks", {"status": s}, n) for s, n in sampled.tasks.items()]
@@ -341,7 +377,7 @@ class Metrics:
             Sample("taskmill_max_concurrency", {}, max_concurrency),
             Sample("taskmill_paused", {}, 1 if paused else 0),
         ]
-        return MetricsSnapshot(counters, tuple(gauges), histograms)
+        return MetricsSnapshot(tuple(counters), tuple(gauges), tuple(histograms))
 
 
 class GaugeSource:

@@ -1,17 +1,22 @@
-"""Lifecycle events, emitted only after the state change they report is committed."""
+"""Lifecycle events, emitted only after the state change they report is committed.
+
+Events are frozen msgspec Structs, not dataclasses: a subscriber-heavy scheduler builds
+several per task, and Structs are ~5x cheaper to build and, with ``gc=False``, never tracked
+by the garbage collector (they hold no reference cycles).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from taskmill.model.io import IoBudget
 from taskmill.model.jsonable import json_dict
 from taskmill.model.records import TaskHeader
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
     """Base class of every event.
 
     Attributes:
@@ -28,8 +33,7 @@ class Event:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class TaskEvent(Event):
+class TaskEvent(Event, frozen=True, gc=False):
     """An event about one task.
 
     Attributes:
@@ -39,8 +43,7 @@ class TaskEvent(Event):
     task: TaskHeader
 
 
-@dataclass(frozen=True, slots=True)
-class Missed(Event):
+class Missed(Event, frozen=True, gc=False):
     """This subscription fell behind and lost ``count`` events (the oldest ones).
 
     Delivered in place of what was lost, just before the oldest event still buffered.
@@ -50,8 +53,7 @@ class Missed(Event):
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Dispatched(TaskEvent):
+class Dispatched(TaskEvent, frozen=True, gc=False):
     """An attempt of the task started.
 
     Attributes:
@@ -62,8 +64,7 @@ class Dispatched(TaskEvent):
     attempt: int
 
 
-@dataclass(frozen=True, slots=True)
-class Progress(TaskEvent):
+class Progress(TaskEvent, frozen=True, gc=False):
     """A running task reported progress.
 
     At most one event per task per ``progress_interval``; the last report always arrives,
@@ -87,8 +88,7 @@ class Progress(TaskEvent):
     eta: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Completed(TaskEvent):
+class Completed(TaskEvent, frozen=True, gc=False):
     """The task's executor returned; the task is in history as ``completed``.
 
     Attributes:
@@ -103,8 +103,7 @@ class Completed(TaskEvent):
     actual_io: IoBudget
 
 
-@dataclass(frozen=True, slots=True)
-class Failed(TaskEvent):
+class Failed(TaskEvent, frozen=True, gc=False):
     """An attempt failed.
 
     Attributes:
@@ -124,8 +123,7 @@ class Failed(TaskEvent):
     dead_letter: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLettered(TaskEvent):
+class DeadLettered(TaskEvent, frozen=True, gc=False):
     """The task exhausted its retries and is in history as ``dead_letter``.
 
     Attributes:
@@ -138,8 +136,7 @@ class DeadLettered(TaskEvent):
     error: str
 
 
-@dataclass(frozen=True, slots=True)
-class Preempted(TaskEvent):
+class Preempted(TaskEvent, frozen=True, gc=False):
     """A running task was interrupted for an urgent one; it is ``paused`` until resumed.
 
     Attributes:
@@ -150,8 +147,7 @@ class Preempted(TaskEvent):
     by: int
 
 
-@dataclass(frozen=True, slots=True)
-class Cancelled(TaskEvent):
+class Cancelled(TaskEvent, frozen=True, gc=False):
     """The task was cancelled; it is in history as ``cancelled``.
 
     Attributes:
@@ -162,8 +158,7 @@ class Cancelled(TaskEvent):
     was_running: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Replaced(TaskEvent):
+class Replaced(TaskEvent, frozen=True, gc=False):
     """A submission with ``on_duplicate="supersede"`` replaced an active task.
 
     ``task`` is the replacement; the replaced version is in history as ``superseded``. A task
@@ -180,8 +175,7 @@ class Replaced(TaskEvent):
     was_running: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting(TaskEvent):
+class Waiting(TaskEvent, frozen=True, gc=False):
     """The executor returned while children it spawned are active: the task is ``waiting``.
 
     Once the children ended, its finalize step runs (or it completes).
@@ -190,15 +184,13 @@ class Waiting(TaskEvent):
     kind: ClassVar[str] = "waiting"
 
 
-@dataclass(frozen=True, slots=True)
-class Unblocked(TaskEvent):
+class Unblocked(TaskEvent, frozen=True, gc=False):
     """Every dependency of the task completed (or was ignored): it can run now."""
 
     kind: ClassVar[str] = "unblocked"
 
 
-@dataclass(frozen=True, slots=True)
-class DependencyFailed(TaskEvent):
+class DependencyFailed(TaskEvent, frozen=True, gc=False):
     """A dependency of the task failed; it is in history as ``dependency_failed``.
 
     Attributes:
@@ -209,15 +201,13 @@ class DependencyFailed(TaskEvent):
     dependency: int
 
 
-@dataclass(frozen=True, slots=True)
-class Expired(TaskEvent):
+class Expired(TaskEvent, frozen=True, gc=False):
     """The task's time to live ran out before it started; it is in history as ``expired``."""
 
     kind: ClassVar[str] = "expired"
 
 
-@dataclass(frozen=True, slots=True)
-class RecurringSkipped(Event):
+class RecurringSkipped(Event, frozen=True, gc=False):
     """An occurrence was not created because the previous one has not started yet.
 
     Attributes:
@@ -234,8 +224,7 @@ class RecurringSkipped(Event):
     waiting_task: int
 
 
-@dataclass(frozen=True, slots=True)
-class RecurringCompleted(Event):
+class RecurringCompleted(Event, frozen=True, gc=False):
     """A schedule made its last occurrence (``max_occurrences``) and that occurrence ended.
 
     Attributes:
@@ -250,8 +239,7 @@ class RecurringCompleted(Event):
     occurrences: int
 
 
-@dataclass(frozen=True, slots=True)
-class Paused(Event):
+class Paused(Event, frozen=True, gc=False):
     """The scheduler (``domain is None``) or one domain was paused.
 
     Attributes:
@@ -262,8 +250,7 @@ class Paused(Event):
     domain: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Resumed(Event):
+class Resumed(Event, frozen=True, gc=False):
     """The scheduler (``domain is None``) or one domain was resumed.
 
     Attributes:
@@ -274,8 +261,7 @@ class Resumed(Event):
     domain: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class GroupPaused(Event):
+class GroupPaused(Event, frozen=True, gc=False):
     """A group was paused.
 
     Attributes:
@@ -288,8 +274,7 @@ class GroupPaused(Event):
     until: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class GroupResumed(Event):
+class GroupResumed(Event, frozen=True, gc=False):
     """A group was resumed (by a call, or because its pause deadline passed).
 
     Attributes:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from taskmill.model.io import IoBudget
 from taskmill.model.jsonable import json_dict
 from taskmill.model.status import TaskStatus
@@ -183,8 +185,7 @@ class PauseState(_Record):
     groups: dict[str, float | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskHeader(_Record):
+class TaskHeader(msgspec.Struct, frozen=True, gc=False):
     """What every task event says about its task.
 
     Attributes:
@@ -203,4 +204,8 @@ class TaskHeader(_Record):
     label: str
     priority: int
     effective_priority: int
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the header as a dict of JSON-serializable builtins."""
+        return json_dict(self)

@@ -94,6 +94,7 @@ class Subscription:
     ) -> None:
         self._bus = bus
         self._buffer: deque[Event] = deque(maxlen=maxsize)
+        self._maxsize = maxsize
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._accepts = accepts
@@ -104,24 +105,29 @@ class Subscription:
         """Events dropped because the buffer was full."""
 
     def _push(self, event: Event) -> None:
+        # The hottest path of a subscribed scheduler (every event x every subscription).
         if self._accepts is not None and not self._accepts(event):
             return
         buffer = self._buffer
-        if len(buffer) == buffer.maxlen:
+        if len(buffer) == self._maxsize:
             self.missed += 1
             self._unreported += 1
-            self._bus.metrics.missed(1)
+            self._bus.metrics.events_missed += 1
         buffer.append(event)
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None  # woken once; the reader makes a new one when it waits again
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _end(self) -> None:
         self._closed = True
         self._ended.set()
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close(self) -> None:
         """Unsubscribe; iteration ends once the buffered events are consumed."""
@@ -154,11 +160,12 @@ class Subscription:
         while not self._buffer:
             if self._closed:
                 return False
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                if self._waiter is waiter:
+                    self._waiter = None
         return True
 
     def __aiter__(self) -> Subscription:

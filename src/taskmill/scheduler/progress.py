@@ -12,7 +12,6 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from taskmill.clock import Clock, TimerHandle
 from taskmill.model.events import Progress
@@ -23,12 +22,26 @@ from taskmill.scheduler.events import EventBus
 _NOTHING: tuple[object, ...] = (None, None, 0, None)  # the values of a fresh reporter
 
 
-@dataclass(slots=True, eq=False)
 class _Throttle:
-    header: Callable[[], TaskHeader]
-    reporter: ProgressReporter
-    sent: tuple[object, ...] = _NOTHING  # the values of the last event
-    attached: bool = True
+    """One running task's reporter; called by it (as its listener) to say it reported."""
+
+    __slots__ = ("attached", "events", "header", "reporter", "sent")
+
+    def __init__(
+        self, events: ProgressEvents, header: Callable[[], TaskHeader], reporter: ProgressReporter
+    ) -> None:
+        self.events = events
+        self.header = header
+        self.reporter = reporter
+        self.sent = _NOTHING  # the values of the last event
+        self.attached = True
+
+    def __call__(self) -> None:
+        events = self.events
+        if threading.get_ident() == events._loop_thread:
+            events._hold(self)
+        else:  # an executor thread
+            events._loop.call_soon_threadsafe(events._hold, self)
 
 
 class ProgressEvents:
@@ -49,19 +62,16 @@ class ProgressEvents:
         self._tasks: dict[int, _Throttle] = {}
         self._held: deque[tuple[float, _Throttle]] = deque()
         self._timer: TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
+        self._loop = asyncio.get_running_loop()  # made by an opening scheduler, on its loop
+        self._loop_thread = threading.get_ident()
 
     def attach(
         self, task_id: int, header: Callable[[], TaskHeader], reporter: ProgressReporter
     ) -> None:
         """Start passing on the reports of a task that just started."""
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._loop_thread = threading.get_ident()
-        throttle = _Throttle(header, reporter)
+        throttle = _Throttle(self, header, reporter)
         self._tasks[task_id] = throttle
-        reporter.listener = lambda: self._reported(throttle)
+        reporter.listener = throttle
 
     def detach(self, task_id: int) -> None:
         """The attempt ended: send the latest values if they were not sent, then stop."""
@@ -74,17 +84,11 @@ class ProgressEvents:
         if _values(reporter) != throttle.sent:
             self._send(throttle, self._clock.now())
 
-    def _reported(self, throttle: _Throttle) -> None:
-        if threading.get_ident() != self._loop_thread:  # an executor thread
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._hold, throttle)
-        else:
-            self._hold(throttle)
-
     def _hold(self, throttle: _Throttle) -> None:
         if not throttle.attached:
             return
-        due = self._clock.now() + self.interval
+        reported_at = throttle.reporter.reported_at  # the report's time, on our clock
+        due = (self._clock.now() if reported_at is None else reported_at) + self.interval
         self._held.append((due, throttle))
         if self._timer is None:
             self._timer = self._clock.call_at(due, self._release)

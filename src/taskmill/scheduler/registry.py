@@ -38,11 +38,15 @@ class Registry:
                 )
             self.domains[domain.name] = domain
         self._versions: tuple[int, ...] | None = None
+        self._registrations = -1
         self._by_name: dict[str, TaskType[Any]] = {}
         self._by_class: dict[type, list[TaskType[Any]]] = {}
         self._names: tuple[str, ...] = ()
 
     def _refresh(self) -> None:
+        if Domain.registrations == self._registrations:  # nothing registered anywhere since
+            return
+        self._registrations = Domain.registrations
         versions = tuple(domain.version for domain in self.domains.values())
         if versions == self._versions:
             return
