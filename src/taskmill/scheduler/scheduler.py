@@ -49,7 +49,7 @@ from taskmill.scheduler.events import (
 )
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
-from taskmill.scheduler.queries import Queries, StatusFilter, TypeFilter, tag_text
+from taskmill.scheduler.queries import Queries, StatusFilter, TypeFilter, tag_text, type_name
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.snapshot import Snapshot
@@ -660,15 +660,12 @@ class Scheduler:
         if domain is None and task_type is None and kinds is None:
             return None
         name = None if domain is None else self._registry.domain(domain).name
-        qualified = task_type.qualified_name if isinstance(task_type, TaskType) else task_type
-        if qualified is not None and not isinstance(qualified, str):
-            raise ConfigurationError(f"task_type must be a TaskType or a str, got {task_type!r}")
         chosen = None
         if kinds is not None:
             chosen = tuple(kinds)
             if not all(isinstance(k, type) and issubclass(k, Event) for k in chosen):
                 raise ConfigurationError(f"kinds must be event classes, got {chosen!r}")
-        return EventFilter(name, qualified, chosen)
+        return EventFilter(name, type_name(task_type), chosen)
 
     @property
     def max_concurrency(self) -> int:
