@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,12 @@ from taskmill import (
     TaskStatus,
     Waiting,
 )
+from taskmill.model.errors import StoreError
+from taskmill.scheduler.completer import Completer
+from taskmill.scheduler.estimates import Durations
+from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.state import RunState
+from taskmill.store.protocol import Changes, SettleKind, Settlement
 from taskmill.testing import FakeClock
 
 
@@ -155,6 +162,58 @@ async def test_fail_fast_cancels_the_siblings_and_fails_the_parent() -> None:
         f"child {parent + 1} ended failed",
     )
     assert family.finalized == []
+
+
+class _RecordingStore:
+    """Records what each settle call carried; commits finish when the test says so."""
+
+    def __init__(self) -> None:
+        self.settled: list[list[int]] = []
+        self.commits: list[asyncio.Future[Changes]] = []
+        self.broken = False
+
+    def settle(self, settlements: list[Settlement]) -> asyncio.Future[Changes]:
+        self.settled.append([s.id for s in settlements])
+        self.commits.append(asyncio.get_running_loop().create_future())
+        if self.broken:
+            self.break_commits()
+        return self.commits[-1]
+
+    def break_commits(self) -> None:
+        self.broken = True
+        for commit in self.commits:
+            if not commit.done():
+                commit.set_exception(StoreError("disk gone"))
+
+
+async def test_an_ending_that_cascades_reaches_the_store_before_any_later_claim() -> None:
+    """A failure or cancellation is queued in the very call that reports it.
+
+    With it goes what waited before it: a claim the dispatcher makes next cannot start a
+    sibling it cancels. Completions wait for the flush step, to share one commit.
+    """
+    store = _RecordingStore()
+    completer = Completer(
+        store=store,  # type: ignore[arg-type]
+        state=RunState(FakeClock().now),
+        bus=EventBus(),
+        gate=None,  # type: ignore[arg-type]  # only used after a commit succeeded
+        durations=Durations(),
+    )
+    attempt: Any = object()
+    completer.add(Settlement(1, SettleKind.COMPLETED, 0.0), attempt)
+    assert store.settled == []
+    await asyncio.sleep(0)
+    assert store.settled == [[1]]  # the flush step sent it and waits for its commit
+    completer.add(Settlement(2, SettleKind.COMPLETED, 0.0), attempt)
+    completer.add(Settlement(3, SettleKind.FAILED, 0.0, error="bad"), attempt)
+    completer.add(Settlement(4, SettleKind.DEAD_LETTER, 0.0, error="bad"), attempt)
+    completer.add(Settlement(5, SettleKind.CANCELLED, 0.0), attempt)
+    completer.add(Settlement(6, SettleKind.RETRY, 0.0), attempt)
+    assert store.settled == [[1], [2, 3], [4], [5]]
+    store.break_commits()
+    await completer.drain()  # the last batch goes out once the commits before it ended
+    assert store.settled == [[1], [2, 3], [4], [5], [6]]
 
 
 async def test_a_dead_lettered_child_fails_the_parent() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
+from collections.abc import Awaitable
 
 from taskmill.model.errors import StoreError
 from taskmill.model.events import (
@@ -48,12 +50,20 @@ class Completer:
         self._state = state
         self._bus = bus
         self._gate = gate
-        self._batch: list[tuple[Settlement, Running]] = []
+        self._batch: list[tuple[Settlement, Running]] = []  # not yet sent to the store
+        self._sent: deque[tuple[list[tuple[Settlement, Running]], Awaitable[Changes]]] = deque()
         self._flush_task: asyncio.Task[None] | None = None
 
     def add(self, settlement: Settlement, running: Running) -> None:
-        """Queue ``settlement`` for the next commit (the caller counted it in ``settling``)."""
+        """Queue ``settlement`` for the next commit (the caller counted it in ``settling``).
+
+        A settlement that ends a task other than by completing goes to the store at once,
+        with everything queued before it: it may cancel the task's children or siblings,
+        and a claim the dispatcher makes after this call must not find them still ready.
+        """
         self._batch.append((settlement, running))
+        if settlement.kind in _CASCADES:
+            self._send()
         if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
 
@@ -62,13 +72,24 @@ class Completer:
         while self._flush_task is not None:
             await asyncio.shield(self._flush_task)
 
-    async def _flush(self) -> None:
-        state = self._state
+    def _send(self) -> None:
+        batch, self._batch = self._batch, []
         try:
-            while self._batch:
-                batch, self._batch = self._batch, []
+            commit = self._store.settle([settlement for settlement, _ in batch])
+        except StoreError as exc:  # the store is closed: fail this batch like a failed commit
+            commit = asyncio.get_running_loop().create_future()
+            commit.set_exception(exc)
+        self._sent.append((batch, commit))
+
+    async def _flush(self) -> None:
+        state, sent = self._state, self._sent
+        try:
+            while self._batch or sent:
+                if not sent:
+                    self._send()  # what ended while the previous commit was in flight
+                batch, commit = sent.popleft()
                 try:
-                    changes = await self._store.settle([settlement for settlement, _ in batch])
+                    changes = await commit
                 except StoreError:
                     # The tasks stay 'running' in the database; the next start requeues them.
                     logger.exception("taskmill could not record %d finished tasks", len(batch))
@@ -132,6 +153,8 @@ class Completer:
 
 
 _ATTEMPT_FAILED = frozenset({SettleKind.RETRY, SettleKind.FAILED, SettleKind.DEAD_LETTER})
+# Ends that cancel other queued tasks (children, fail-fast siblings) in the same commit.
+_CASCADES = frozenset({SettleKind.FAILED, SettleKind.DEAD_LETTER, SettleKind.CANCELLED})
 _BACK_IN_QUEUE = frozenset({SettleKind.RETRY, SettleKind.REQUEUE, SettleKind.PREEMPTED})
 
 

@@ -17,7 +17,7 @@ Semantics every store must honour:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -322,8 +322,13 @@ class Store(Protocol):
         Returns those it marked, in dispatch order.
         """
 
-    async def settle(self, settlements: Sequence[Settlement]) -> Changes:
-        """Apply the outcome of finished attempts, atomically."""
+    def settle(self, settlements: Sequence[Settlement]) -> Awaitable[Changes]:
+        """Apply the outcome of finished attempts, atomically.
+
+        The request is ordered when this is *called*, not when it is awaited: a store call
+        made after it sees its effects. The completer relies on this so that a claim never
+        overtakes a failure that cancels the tasks it would claim.
+        """
 
     async def promote_due(self, now: float) -> float | None:
         """Make tasks whose ``not_before <= now`` ready; return the next ``not_before``."""

@@ -231,8 +231,11 @@ class SqliteStore:
             self._claim_types_json = msgspec.json.encode(sorted(types))
         return self._claim_types_json
 
-    async def settle(self, settlements: Sequence[Settlement]) -> Changes:
-        """Move final attempts to history and retried or interrupted ones back to the queue."""
+    def settle(self, settlements: Sequence[Settlement]) -> asyncio.Future[Changes]:
+        """Move final attempts to history and retried or interrupted ones back to the queue.
+
+        Queued for the writer at once (see :meth:`Store.settle`).
+        """
         finals = sum(1 for s in settlements if s.kind in FINAL_KINDS)
         self._since_prune += finals
         prune = finals > 0 and self._since_prune >= self.retention.prune_every
@@ -246,7 +249,7 @@ class SqliteStore:
                 tasks.prune(conn, retention, max(s.at for s in settlements))
             return changes
 
-        return await self._write(op)
+        return self._write(op)
 
     async def promote_due(self, now: float) -> float | None:
         """Make delayed tasks whose time came ready; return the next delay's end."""
