@@ -41,17 +41,22 @@ async def test_ten_thousand_reports_make_one_event() -> None:
     assert kinds == ["Dispatched", "Progress", "Completed"]
 
 
-async def test_a_held_report_goes_out_when_the_interval_ends() -> None:
-    """A report is held for one interval, merged with later ones, and sent when it ends."""
+async def test_reports_go_out_at_the_next_tick_and_a_quiet_tick_stops_the_ticker() -> None:
+    """Reports go out once per interval, the latest values, never more often.
+
+    The first report is held one interval; while reports keep coming, each tick (one interval
+    apart) sends the latest values; a tick with nothing to send stops the ticker, so the next
+    report is held one interval again. The last values precede Completed.
+    """
     domain = Domain("d")
-    steps = [asyncio.Event() for _ in range(3)]
+    batches: asyncio.Queue[list[float] | None] = asyncio.Queue()
     reported = asyncio.Event()
 
     @domain.task("steps")
     async def work(job: str, ctx: TaskContext) -> None:
-        for n, step in enumerate(steps, 1):
-            await step.wait()
-            ctx.progress.report(n / 10)
+        while (batch := await batches.get()) is not None:
+            for fraction in batch:
+                ctx.progress.report(fraction)
             reported.set()
 
     clock = FakeClock()
@@ -61,36 +66,39 @@ async def test_a_held_report_goes_out_when_the_interval_ends() -> None:
         await scheduler.domain(domain).submit("go")
         fractions: list[float | None] = []
 
-        async def step(n: int) -> None:
+        async def report(*batch: float) -> None:
             reported.clear()
-            steps[n].set()
+            await batches.put(list(batch))
             await reported.wait()
 
-        async def drain() -> None:
+        async def advance(seconds: float) -> list[float | None]:
+            clock.advance(seconds)
             while (event := events.get_nowait()) is not None:
                 if isinstance(event, Progress):
                     fractions.append(event.fraction)
+            return fractions
 
-        await step(0)
-        await drain()
-        assert fractions == []  # held for the interval
-        clock.advance(1.0)
-        await drain()
-        assert fractions == [0.1]
-        clock.advance(0.4)
-        await step(1)
-        await drain()
-        assert fractions == [0.1]
-        clock.advance(0.6)  # 0.6 s after the report: still held
-        await drain()
-        assert fractions == [0.1]
-        clock.advance(0.4)  # one interval after the report
-        await drain()
-        assert fractions == [0.1, 0.2]
-        await step(2)  # the task ends at once: its last report goes out before Completed
+        await report(0.1)  # at 0: the ticker starts, first tick at 1.0
+        assert await advance(0.9) == []
+        assert await advance(0.1) == [0.1]
+        await advance(0.4)
+        await report(0.2, 0.25)  # at 1.4: taken by the tick at 2.0, merged
+        assert await advance(0.5) == [0.1]
+        assert await advance(0.1) == [0.1, 0.25]
+        assert await advance(1.0) == [0.1, 0.25]  # at 3.0 nothing new: the ticker stops
+        await advance(0.5)
+        await report(0.3)  # at 3.5: held one interval again, not sent at the old tick 4.0
+        assert await advance(0.9) == [0.1, 0.25]
+        assert await advance(0.1) == [0.1, 0.25, 0.3]
+        await report(0.4)
+        await batches.put(None)  # the task ends at once: its last report goes out first
         await scheduler.wait_idle()
-        await drain()
-        assert fractions == [0.1, 0.2, 0.3]
+        events.close()
+        rest = [e async for e in events]
+    assert [(type(e).__name__, getattr(e, "fraction", None)) for e in rest] == [
+        ("Progress", 0.4),
+        ("Completed", None),
+    ]
 
 
 async def test_reports_from_a_thread_arrive() -> None:
@@ -155,7 +163,10 @@ def test_bad_progress_is_refused(call: object, message: str) -> None:
         call(ProgressReporter())  # type: ignore[operator]
 
 
-def test_bad_progress_interval_is_refused() -> None:
-    """progress_interval must be a number of seconds >= 0."""
-    with pytest.raises(ConfigurationError, match="progress_interval"):
-        Scheduler(":memory:", progress_interval=-1)
+@pytest.mark.parametrize("interval", [-1, 0, float("inf"), "0.1"])
+def test_bad_progress_interval_is_refused(interval: object) -> None:
+    """progress_interval must be a finite number of seconds > 0."""
+    with pytest.raises(
+        ConfigurationError, match=r"progress_interval must be a number of seconds > 0"
+    ):
+        Scheduler(":memory:", progress_interval=interval)  # type: ignore[arg-type]

@@ -84,7 +84,7 @@ class SchedulerConfig:
         if self.sync_workers is not None:
             _check_positive_int(self.sync_workers, "sync_workers")
         _check_seconds(self.pressure_poll, "pressure_poll", allow_zero=False)
-        _check_seconds(self.progress_interval, "progress_interval", allow_zero=True)
+        _check_seconds(self.progress_interval, "progress_interval", allow_zero=False)
         if not (
             isinstance(self.shutdown_timeout, int | float)
             and not isinstance(self.shutdown_timeout, bool)

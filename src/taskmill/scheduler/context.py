@@ -69,6 +69,16 @@ class CancelToken:
         return event.wait(timeout)
 
 
+class ProgressWatcher(Protocol):
+    """Who passes a running task's reports on as events: the scheduler's progress ticker."""
+
+    ticking: bool
+    """Whether a tick is due (it will take every pending report)."""
+
+    def wake(self) -> None:
+        """A report arrived while no tick was due: schedule one (callable from any thread)."""
+
+
 class ProgressReporter:
     """Where an executor reports its progress: ``ctx.progress.report(0.5, "halfway")``.
 
@@ -81,14 +91,14 @@ class ProgressReporter:
     __slots__ = (
         "_clock",
         "_last_at",
-        "_notified",
+        "_pending",
         "bytes_done",
         "bytes_total",
         "fraction",
-        "listener",
         "message",
         "rate",
         "reported_at",
+        "watcher",
     )
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
@@ -105,12 +115,11 @@ class ProgressReporter:
         self.reported_at: float | None = None
         """When :attr:`fraction` was last reported (on the clock given, if any). With a
         scheduler attached, to within its ``progress_interval``."""
-        self.listener: Callable[[], None] | None = None
-        """Called after a report when no earlier one is waiting to be taken (set by the
-        scheduler, which then calls :meth:`taken`; may be called from a thread)."""
+        self.watcher: ProgressWatcher | None = None
+        """The scheduler that passes reports on as events, while the attempt runs."""
         self._clock = clock or time.monotonic
         self._last_at: float | None = None
-        self._notified = False
+        self._pending = False
 
     def report(self, fraction: float, message: str | None = None) -> None:
         """Report that ``fraction`` (0.0 .. 1.0) of the work is done.
@@ -123,20 +132,28 @@ class ProgressReporter:
         self.fraction = fraction
         if message is not None:
             self.message = message
-        if not self._notified:
+        if not self._pending:
             self._notify()
 
     def _notify(self) -> None:
+        # The first report since the scheduler last took the values (or every report, with
+        # no scheduler watching): stamp it; later ones only store their values.
         self.reported_at = self._clock()
-        listener = self.listener
-        if listener is not None:
-            self._notified = True  # until the scheduler has taken the values
-            listener()
+        watcher = self.watcher
+        if watcher is not None:
+            self._pending = True  # until the scheduler has taken the values
+            if not watcher.ticking:
+                watcher.wake()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a report arrived that the watching scheduler has not taken yet."""
+        return self._pending
 
     def taken(self, at: float) -> None:
-        """The scheduler passed the values on at ``at``: notify it of the next report."""
+        """The scheduler passed the values on at ``at``: stamp the next report again."""
         self.reported_at = at
-        self._notified = False
+        self._pending = False
 
     def report_fraction(
         self, done: int | float, total: int | float, message: str | None = None
@@ -167,7 +184,7 @@ class ProgressReporter:
         if fraction is None:
             if message is not None:
                 self.message = message
-            if not self._notified:
+            if not self._pending:
                 self._notify()
             return
         self.report(fraction, message)

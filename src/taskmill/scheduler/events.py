@@ -172,6 +172,9 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
+        buffer = self._buffer
+        if buffer and not self._unreported:  # the common case, inlined: one per event
+            return buffer.popleft()
         event = self.get_nowait()
         if event is None:
             if not await self.wait_event():

@@ -1,16 +1,18 @@
 """Progress events: what executors report, passed on to subscribers without flooding them.
 
-Each running task gets at most one :class:`~taskmill.Progress` event per ``interval``
-seconds: a report is held for one interval, and the latest values are sent when it ends;
-values not sent yet when the attempt ends are sent before the attempt's own events.
-Reports may come from executor threads; they are handed to the event loop.
+One ticker serves every running task. It ticks once per ``interval`` while reports keep
+arriving, and each tick sends one :class:`~taskmill.Progress` event per task that reported
+since the previous tick, with its latest values; so a task gets at most one event per
+interval, every report is delivered within one interval, and a burst of reports costs a
+clock read and one event. A tick that finds nothing stops the ticker; the next report starts
+it again, one interval ahead (reports may come from executor threads). Values not sent yet
+when an attempt ends are sent before the attempt's own events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections import deque
 from collections.abc import Callable
 
 from taskmill.clock import Clock, TimerHandle
@@ -19,48 +21,22 @@ from taskmill.model.records import TaskHeader
 from taskmill.scheduler.context import ProgressReporter
 from taskmill.scheduler.events import EventBus
 
-_NOTHING: tuple[object, ...] = (None, None, 0, None)  # the values of a fresh reporter
-
-
-class _Throttle:
-    """One running task's reporter; called by it (as its listener) to say it reported."""
-
-    __slots__ = ("attached", "events", "header", "reporter", "sent")
-
-    def __init__(
-        self, events: ProgressEvents, header: Callable[[], TaskHeader], reporter: ProgressReporter
-    ) -> None:
-        self.events = events
-        self.header = header
-        self.reporter = reporter
-        self.sent = _NOTHING  # the values of the last event
-        self.attached = True
-
-    def __call__(self) -> None:
-        events = self.events
-        if threading.get_ident() == events._loop_thread:
-            events._hold(self)
-        else:  # an executor thread
-            events._loop.call_soon_threadsafe(events._hold, self)
-
 
 class ProgressEvents:
     """Turns progress reports of running tasks into throttled events.
 
-    A reporter notifies once, then only stores values until the scheduler *takes* them, one
-    interval later; so a burst of reports costs one notification and one event per
-    interval, and a report is delivered at most one interval after it was made. All held
-    reports wait in one queue (their due times grow in the order they arrive) behind a
-    single timer. Without subscribers the same rhythm runs without publishing, so reporting
-    stays cheap and a subscriber that arrives later gets progress within one interval.
+    Implements :class:`~taskmill.scheduler.context.ProgressWatcher` for the reporters of
+    running attempts. Without subscribers it ticks all the same (publishing nothing), so that
+    a subscriber that arrives later gets progress within one interval.
     """
 
     def __init__(self, *, bus: EventBus, clock: Clock, interval: float) -> None:
         self._bus = bus
         self._clock = clock
         self.interval = interval
-        self._tasks: dict[int, _Throttle] = {}
-        self._held: deque[tuple[float, _Throttle]] = deque()
+        self.ticking = False
+        """Whether a tick is due (read by reporters, possibly from executor threads)."""
+        self._tasks: dict[int, tuple[Callable[[], TaskHeader], ProgressReporter]] = {}
         self._timer: TimerHandle | None = None
         self._loop = asyncio.get_running_loop()  # made by an opening scheduler, on its loop
         self._loop_thread = threading.get_ident()
@@ -69,49 +45,64 @@ class ProgressEvents:
         self, task_id: int, header: Callable[[], TaskHeader], reporter: ProgressReporter
     ) -> None:
         """Start passing on the reports of a task that just started."""
-        throttle = _Throttle(self, header, reporter)
-        self._tasks[task_id] = throttle
-        reporter.listener = throttle
+        self._tasks[task_id] = (header, reporter)
+        reporter.watcher = self
 
     def detach(self, task_id: int) -> None:
         """The attempt ended: send the latest values if they were not sent, then stop."""
-        throttle = self._tasks.pop(task_id, None)
-        if throttle is None:
+        entry = self._tasks.pop(task_id, None)
+        if entry is None:
             return
-        throttle.attached = False  # its place in the queue, if any, is skipped
-        reporter = throttle.reporter
-        reporter.listener = None
-        if _values(reporter) != throttle.sent:
-            self._send(throttle, self._clock.now())
+        header, reporter = entry
+        reporter.watcher = None
+        if reporter.pending:
+            self._send(header, reporter, self._clock.now())
 
-    def _hold(self, throttle: _Throttle) -> None:
-        if not throttle.attached:
-            return
-        reported_at = throttle.reporter.reported_at  # the report's time, on our clock
-        due = (self._clock.now() if reported_at is None else reported_at) + self.interval
-        self._held.append((due, throttle))
-        if self._timer is None:
-            self._timer = self._clock.call_at(due, self._release)
+    def wake(self) -> None:
+        """A report arrived while the ticker was stopped: tick one interval from now."""
+        if threading.get_ident() == self._loop_thread:
+            self._start()
+        else:  # an executor thread
+            self._loop.call_soon_threadsafe(self._start)
 
-    def _release(self) -> None:
+    def _start(self) -> None:
+        if not self.ticking:
+            self.ticking = True
+            self._timer = self._clock.call_at(self._clock.now() + self.interval, self._tick)
+
+    def _tick(self) -> None:
         self._timer = None
-        held, now = self._held, self._clock.now()
-        while held and held[0][0] <= now:
-            _, throttle = held.popleft()
-            if throttle.attached:
-                self._send(throttle, now)
-        if held:
-            self._timer = self._clock.call_at(held[0][0], self._release)
+        now, send = self._clock.now(), self._send
+        sent = False
+        for header, reporter in self._tasks.values():
+            if reporter.pending:
+                send(header, reporter, now)
+                sent = True
+        if not sent:
+            self.ticking = False
+            # A thread may have reported after its reporter was looked at, and seen the
+            # ticker still running: look once more now that reporters see it stopped.
+            if not any(reporter.pending for _, reporter in self._tasks.values()):
+                return
+            self.ticking = True
+        self._timer = self._clock.call_at(now + self.interval, self._tick)
 
-    def _send(self, throttle: _Throttle, now: float) -> None:
-        reporter = throttle.reporter
+    def close(self) -> None:
+        """Stop ticking (the scheduler closed)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.ticking = False
+
+    def _send(
+        self, header: Callable[[], TaskHeader], reporter: ProgressReporter, now: float
+    ) -> None:
         reporter.taken(now)
-        throttle.sent = _values(reporter)
         if self._bus.active:
             self._bus.publish(
                 Progress(
                     now,
-                    throttle.header(),
+                    header(),
                     reporter.fraction,
                     reporter.message,
                     reporter.bytes_done,
@@ -120,7 +111,3 @@ class ProgressEvents:
                     reporter.eta,
                 )
             )
-
-
-def _values(reporter: ProgressReporter) -> tuple[object, ...]:
-    return (reporter.fraction, reporter.message, reporter.bytes_done, reporter.bytes_total)

@@ -99,9 +99,9 @@ class Scheduler:
         throttle: Which priorities wait at which pressure (default: BACKGROUND and below
             above 0.5, NORMAL above 0.75, HIGH and REALTIME never).
         pressure_poll: While pressure holds work back, how often to look again (seconds).
-        progress_interval: Least time between two progress events of one task (seconds):
-            a report is held this long and merged with later ones; the last values of an
-            attempt are always sent.
+        progress_interval: Least time between two progress events of one task (seconds,
+            > 0): reports are taken once per interval, the latest values of each task that
+            reported since the last time; the last values of an attempt are always sent.
         resource_monitoring: Sample disk and network throughput (psutil, every second) and
             hold back tasks whose expected IO would not fit (see ``io_budget``).
         sampler: Where throughput comes from instead of psutil (e.g.
@@ -349,6 +349,7 @@ class Scheduler:
             if self.admission.io.sampler is not None:
                 self.admission.io.sampler.stop()
             if self._parts is not None:
+                self._parts.runner.progress.close()
                 self._parts.threads.shutdown(wait=False, cancel_futures=True)
             try:
                 await self._store.close()
