@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import taskmill.store.sql.submissions as submissions_sql
 import taskmill.store.sql.tasks as sql
 from taskmill import Duplicate, Inserted, SqliteStore, StoreClosedError, StoreError
 from taskmill.store import NewTask
@@ -88,7 +89,7 @@ async def test_colliding_key_hashes_never_merge_keys(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Keys whose 64-bit hashes collide are still told apart by their full text."""
-    monkeypatch.setattr(sql, "key_hash", lambda task_type, key: 42)
+    monkeypatch.setattr(submissions_sql, "key_hash", lambda task_type, key: 42)
     store = SqliteStore(db_path)
     await store.open()
     try:

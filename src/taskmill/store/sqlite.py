@@ -42,7 +42,7 @@ from taskmill.store.protocol import (
     not_dead_lettered,
 )
 from taskmill.store.schema import check_and_migrate
-from taskmill.store.sql import control, queries, records, schedules, tasks
+from taskmill.store.sql import control, queries, records, schedules, submissions, tasks
 from taskmill.store.sql import tags as tag_sql
 from taskmill.store.writer import Writer
 
@@ -178,7 +178,7 @@ class SqliteStore:
         if self._writer is None:
             raise StoreClosedError(f"{self!r} is not open")
         outcomes: list[SubmitOutcome] = await self._writer.submit_combined(
-            tasks.submit_requests, (new_tasks, now)
+            submissions.submit_requests, (new_tasks, now)
         )
         return outcomes
 
@@ -300,7 +300,7 @@ class SqliteStore:
                 group=row[13],
                 tags=row[14],
             )
-            outcome = tasks.submit(conn, [task], now)[0]
+            outcome = submissions.submit(conn, [task], now)[0]
             if isinstance(outcome, Inserted):
                 conn.execute("UPDATE history SET retried_as = ? WHERE seq = ?", (outcome.id, seq))
             return outcome

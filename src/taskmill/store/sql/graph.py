@@ -16,9 +16,14 @@ from typing import Any
 from taskmill.model.errors import DependencyError
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import Changes
-from taskmill.store.sql.records import ENDED_COLUMNS, ENDED_WIDTH, PREEMPTED, TO_HISTORY, ended
-
-_LOOKUP_CHUNK = 500
+from taskmill.store.sql.records import (
+    ENDED_COLUMNS,
+    ENDED_WIDTH,
+    LOOKUP_CHUNK,
+    PREEMPTED,
+    TO_HISTORY,
+    ended,
+)
 
 # A dependent left without edges runs: pending, or paused if a pause reason holds it.
 _UNBLOCK = f"""
@@ -40,8 +45,8 @@ def classify(conn: sqlite3.Connection, ids: Sequence[int]) -> tuple[list[int], l
     """
     active: set[int] = set()
     ended: dict[int, str] = {}
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = list(ids[start : start + _LOOKUP_CHUNK])
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = list(ids[start : start + LOOKUP_CHUNK])
         marks = ",".join("?" * len(chunk))
         active.update(
             row[0] for row in conn.execute(f"SELECT id FROM tasks WHERE id IN ({marks})", chunk)

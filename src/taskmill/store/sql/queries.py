@@ -20,7 +20,7 @@ from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 from taskmill.store.sql import records
 from taskmill.store.sql import tags as tag_sql
-from taskmill.store.sql.tasks import key_hash
+from taskmill.store.sql.submissions import key_hash
 
 _FAILED = frozenset({TaskStatus.FAILED.value, TaskStatus.DEAD_LETTER.value})
 _COMPLETED = TaskStatus.COMPLETED.value

@@ -13,6 +13,9 @@ from taskmill.model.status import TaskStatus
 from taskmill.model.tags import decode_tags
 from taskmill.store.protocol import Ended
 
+LOOKUP_CHUNK = 500
+"""Ids bound per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
+
 _decode_json = msgspec.json.decode
 
 # Why a task is paused: one bit per reason (tasks.pause_reasons).

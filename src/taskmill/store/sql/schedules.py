@@ -18,7 +18,7 @@ from taskmill.model.outcomes import Duplicate, Inserted, SubmitOutcome
 from taskmill.model.recurring import next_cron_time
 from taskmill.model.status import TaskStatus
 from taskmill.store.protocol import Changes, NewSchedule, NewTask, ScheduleEnded, Skipped
-from taskmill.store.sql import tasks
+from taskmill.store.sql import submissions, tasks
 from taskmill.store.sql.records import ENDED_COLUMNS
 
 _LIVE = "status IN ('active', 'paused')"
@@ -36,7 +36,7 @@ def add(conn: sqlite3.Connection, schedule: NewSchedule, now: float) -> SubmitOu
     ).fetchone()
     if known is not None:
         return Duplicate(known[0])
-    schedule_id = tasks.reserve_id(conn)
+    schedule_id = submissions.reserve_id(conn)
     io = t.expected_io
     conn.execute(
         "INSERT INTO schedules (id, type, key, label, priority, group_key, payload, "
@@ -101,7 +101,7 @@ def _fire_one(conn: sqlite3.Connection, row: Any, now: float, changes: Changes) 
         schedule_id=schedule_id,
         tags=tags,
     )
-    [outcome] = tasks.submit(conn, [occurrence], now)
+    [outcome] = submissions.submit(conn, [occurrence], now)
     done = max_occurrences is not None and number >= max_occurrences
     following = None if done or delay_mode else _next_tick(every, cron, tz, due_at, now)
     conn.execute(

@@ -12,7 +12,7 @@ from typing import Any
 
 from taskmill.store.protocol import TagSelector
 
-_TAGS_AT = 23  # the position of ``tags`` in the parameters of tasks.INSERT
+_TAGS_AT = 23  # the position of ``tags`` in the parameters of submissions.INSERT
 
 
 def index(conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
