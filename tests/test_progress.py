@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,6 +17,10 @@ from taskmill import (
     Scheduler,
     TaskContext,
 )
+from taskmill.clock import SystemClock
+from taskmill.model.records import TaskHeader
+from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.progress import ProgressEvents
 from taskmill.testing import FakeClock
 
 
@@ -170,3 +175,20 @@ def test_bad_progress_interval_is_refused(interval: object) -> None:
         ConfigurationError, match=r"progress_interval must be a number of seconds > 0"
     ):
         Scheduler(":memory:", progress_interval=interval)  # type: ignore[arg-type]
+
+
+def test_a_thread_reporting_after_the_loop_closed_is_not_disturbed() -> None:
+    """A plain-function executor may outlive its scheduler's loop: its reports still work."""
+    loop = asyncio.new_event_loop()
+
+    async def ticker() -> ProgressEvents:
+        return ProgressEvents(bus=EventBus(), clock=SystemClock(), interval=0.1)
+
+    events = loop.run_until_complete(ticker())
+    reporter = ProgressReporter()
+    header = TaskHeader(1, "d::sync", "k", "", 128, 128)
+    events.attach(1, lambda: header, reporter)
+    loop.close()
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(reporter.report, 0.5, "after the end").result()
+    assert (reporter.fraction, reporter.message, reporter.pending) == (0.5, "after the end", True)

@@ -12,6 +12,7 @@ when an attempt ends are sent before the attempt's own events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -62,8 +63,9 @@ class ProgressEvents:
         """A report arrived while the ticker was stopped: tick one interval from now."""
         if threading.get_ident() == self._loop_thread:
             self._start()
-        else:  # an executor thread
-            self._loop.call_soon_threadsafe(self._start)
+        else:  # an executor thread, which may outlive the loop
+            with contextlib.suppress(RuntimeError):  # closed: nobody listens any more
+                self._loop.call_soon_threadsafe(self._start)
 
     def _start(self) -> None:
         if not self.ticking:
