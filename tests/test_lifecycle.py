@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from taskmill import (
     TaskContext,
     TaskStatus,
 )
+from taskmill.scheduler import scheduler as scheduler_module
 
 
 @dataclass
@@ -199,3 +201,36 @@ async def test_memory_database_runs_tasks() -> None:
         await scheduler.domain(domain).submit(Job("m"))
         await scheduler.wait_idle()
     assert log == ["start m attempt 1", "done m"]
+
+
+async def test_close_abandons_an_executor_that_ignores_cancellation(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """close() returns although an executor swallows CancelledError; the task runs again."""
+    monkeypatch.setattr(scheduler_module, "ABANDON_AFTER", 0.05)
+    domain = Domain("work")
+    started, release = asyncio.Event(), asyncio.Event()
+    attempts: list[asyncio.Task[object]] = []
+
+    @domain.task("stubborn")
+    async def stubborn(payload: Job, ctx: TaskContext) -> None:
+        attempts.append(asyncio.current_task())  # type: ignore[arg-type]
+        started.set()
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # the bug being survived
+                await release.wait()
+
+    scheduler = Scheduler(db_path, domains=[domain])
+    await scheduler.__aenter__()
+    outcome = await scheduler.domain(domain).submit(Job("a"))
+    await started.wait()
+    await scheduler.close(immediate=True)
+    assert "1 tasks whose executors ignored cancellation" in caplog.text
+    release.set()
+    await attempts[0]  # it ends on its own; its result cannot be stored any more
+    again = Scheduler(db_path, domains=[domain])
+    await again.open()  # recovers, but does not dispatch
+    record = await again.get_task(outcome.id)
+    await again.close()
+    assert record is not None
+    assert (record.status, record.retry_count) == (TaskStatus.PENDING, 0)

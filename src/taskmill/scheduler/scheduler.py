@@ -62,6 +62,8 @@ from taskmill.store.sqlite import SqliteStore
 logger = logging.getLogger("taskmill")
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20
+ABANDON_AFTER = 5.0
+"""Seconds close() waits for cancelled executors to end before it closes without them."""
 
 _Phase = Literal["new", "open", "closing", "closed"]
 
@@ -87,6 +89,8 @@ class Scheduler:
         sync_workers: Threads for plain-function executors (default ``max_concurrency``).
         shutdown_timeout: Seconds running tasks may take to finish when the scheduler
             closes gracefully; afterwards they are cancelled and run again at the next start.
+            An executor that ignores cancellation is abandoned 5 s later, so that closing
+            always ends.
         preempt_priority: A task this urgent or more (a priority number this low or lower)
             that arrives while every slot is busy preempts the least important running task
             (default ``Priority.REALTIME``).
@@ -385,7 +389,13 @@ class Scheduler:
             if still_running:
                 logger.info("taskmill cancelled %d running tasks at shutdown", len(still_running))
                 parts.runner.interrupt_all(Interrupt.SHUTDOWN)
-                await asyncio.wait(still_running)
+                _, stuck = await asyncio.wait(still_running, timeout=ABANDON_AFTER)
+                if stuck:  # their executors swallow CancelledError: close without them
+                    logger.warning(
+                        "taskmill closed with %d tasks whose executors ignored cancellation; "
+                        "they stay stored as running and run again at the next start",
+                        len(stuck),
+                    )
         await parts.completer.drain()
 
     # --- submitting ----------------------------------------------------------------------
