@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,8 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crash_workload import CONCURRENCY, Work, make_domain
-from taskmill import Priority, Scheduler, Submission, TaskContext, TaskStatus
+from taskmill import (
+    DatabaseInUseError,
+    Priority,
+    Scheduler,
+    Submission,
+    TaskContext,
+    TaskStatus,
+)
 from taskmill.testing import FakeClock, run_until
 
 WORKLOAD = Path(__file__).with_name("crash_workload.py")
@@ -341,3 +351,35 @@ def test_sigkill_during_a_fan_out_finalizes_the_parent_once(db_path: Path) -> No
     assert set(by_id.values()) == {1}  # every task ended once
     assert len(by_id) == 21
     assert {r.status for r in records} == {TaskStatus.COMPLETED}
+
+
+def test_a_second_scheduler_on_the_file_is_refused_until_the_first_dies(db_path: Path) -> None:
+    """While a process runs a scheduler on the file, another cannot open it.
+
+    (It would take the running tasks for a crash's leftovers.) Once that process is
+    SIGKILLed, it can: the lock dies with its holder.
+    """
+
+    async def open_and_close() -> None:
+        scheduler = Scheduler(db_path, domains=[make_domain(block_forever=False)])
+        await scheduler.open()
+        await scheduler.close()
+
+    refusals: list[str] = []
+
+    def try_to_open(lines: list[str]) -> bool:
+        if lines[-1:] == ["ready"]:
+            with pytest.raises(DatabaseInUseError) as refused:
+                asyncio.run(open_and_close())
+            refusals.append(str(refused.value))
+            return True
+        return False
+
+    run_child_until(db_path, try_to_open)
+    [message] = refusals
+    assert re.fullmatch(
+        rf"{re.escape(str(db_path))} is open in process \d+: taskmill runs one scheduler per "
+        r"database file; close the other one, or give this one its own file",
+        message,
+    )
+    asyncio.run(open_and_close())  # the kill released the lock: no stale lock file blocks

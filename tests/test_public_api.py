@@ -18,6 +18,7 @@ EXPECTED = [
     "ConfigurationError",
     "Cron",
     "DatabaseAccessError",
+    "DatabaseInUseError",
     "DeadLettered",
     "DependencyError",
     "DependencyFailed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,14 @@ import pytest
 
 import taskmill.store.sql.submissions as submissions_sql
 import taskmill.store.sql.tasks as sql
-from taskmill import Duplicate, Inserted, SqliteStore, StoreClosedError, StoreError
+from taskmill import (
+    DatabaseInUseError,
+    Duplicate,
+    Inserted,
+    SqliteStore,
+    StoreClosedError,
+    StoreError,
+)
 from taskmill.store import NewTask
 from taskmill.store.schema import APPLICATION_ID, latest_version
 from taskmill.store.writer import Writer
@@ -169,3 +177,18 @@ async def test_version_1_database_is_migrated_with_its_tasks(db_path: Path) -> N
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (latest_version(),)
     conn.close()
+
+
+async def test_one_store_per_file_in_a_process_too(db_path: Path) -> None:
+    """A second store on an open file is refused without disturbing the first."""
+    first, second = SqliteStore(db_path), SqliteStore(db_path)
+    await first.open()
+    with pytest.raises(DatabaseInUseError, match=rf"is open in process {os.getpid()}: "):
+        await second.open()
+    [outcome] = await first.submit([new("k")], 1.0)
+    assert isinstance(outcome, Inserted)
+    await first.close()
+    await second.open()  # free again once the first closed
+    assert (await second.get_task(outcome.id)) is not None
+    await second.close()
+    assert db_path.with_name(db_path.name + ".lock").exists()  # kept, harmless, reused

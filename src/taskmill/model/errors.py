@@ -169,6 +169,10 @@ class StorageFullError(StoreError, OSError):
     """The disk (or the database's size limit) is full."""
 
 
+class DatabaseInUseError(StoreError):
+    """Another scheduler (in this process or another) has the database file open."""
+
+
 class StoreBusyError(StoreError):
     """Another connection held the database lock for longer than the busy timeout."""
 

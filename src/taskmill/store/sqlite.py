@@ -28,6 +28,7 @@ from taskmill.store.connection import (
     connect,
     map_sqlite_error,
 )
+from taskmill.store.lock import DatabaseLock
 from taskmill.store.protocol import (
     FINAL_KINDS,
     Cancellation,
@@ -83,6 +84,7 @@ class SqliteStore:
         self.durability: Durability = durability
         self.retention = retention
         self._writer: Writer | None = None
+        self._lock: DatabaseLock | None = None  # held from open to close (file databases)
         self._readers: ThreadPoolExecutor | None = None
         self._reader_local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -101,13 +103,19 @@ class SqliteStore:
         check_sqlite_version()
         if not self.memory:
             check_location(self.path)
+            self._lock = DatabaseLock(self.path)
+            self._lock.acquire()
         writer = Writer(
             self._open_writer,
             map_error=self._map_error,
             on_close=tasks.checkpoint,
             name=f"taskmill-writer:{self.path.name}",
         )
-        await writer.start()
+        try:
+            await writer.start()
+        except BaseException:
+            self._release_lock()
+            raise
         self._writer = writer
         if self.memory:
             return  # one connection only: an in-memory database is private to it
@@ -118,15 +126,23 @@ class SqliteStore:
     async def close(self) -> None:
         """Commit queued writes, checkpoint the WAL and close every connection."""
         writer, readers = self._writer, self._readers
-        if writer is not None:
-            await writer.close()
-        if readers is not None:
-            self._readers = None
-            await asyncio.get_running_loop().run_in_executor(None, readers.shutdown)
-            with self._reader_lock:
-                for conn in self._reader_connections:
-                    conn.close()
-                self._reader_connections.clear()
+        try:
+            if writer is not None:
+                await writer.close()
+            if readers is not None:
+                self._readers = None
+                await asyncio.get_running_loop().run_in_executor(None, readers.shutdown)
+                with self._reader_lock:
+                    for conn in self._reader_connections:
+                        conn.close()
+                    self._reader_connections.clear()
+        finally:
+            self._release_lock()  # last: no connection of ours is left on the file
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = connect(self.path, durability=self.durability)
