@@ -12,6 +12,7 @@ import pytest
 import taskmill.store.sql.submissions as submissions_sql
 import taskmill.store.sql.tasks as sql
 from taskmill import (
+    DatabaseAccessError,
     DatabaseInUseError,
     Duplicate,
     Inserted,
@@ -192,3 +193,12 @@ async def test_one_store_per_file_in_a_process_too(db_path: Path) -> None:
     assert (await second.get_task(outcome.id)) is not None
     await second.close()
     assert db_path.with_name(db_path.name + ".lock").exists()  # kept, harmless, reused
+
+
+async def test_a_lock_file_that_cannot_be_made_is_an_access_error(db_path: Path) -> None:
+    """Something else in the way of <database>.lock is reported as such, not as 'in use'."""
+    db_path.with_name(db_path.name + ".lock").mkdir()
+    store = SqliteStore(db_path)
+    with pytest.raises(DatabaseAccessError, match=r"cannot create the lock file .*\.lock"):
+        await store.open()
+    assert not db_path.exists()  # refused before the database was created

@@ -8,11 +8,15 @@ releases it when the process ends, however it ends, so a crash leaves no stale l
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from pathlib import Path
 
 from taskmill.model.errors import DatabaseAccessError, DatabaseInUseError
+
+_HELD = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES}  # what a lock held elsewhere raises
 
 
 class DatabaseLock:
@@ -31,18 +35,22 @@ class DatabaseLock:
             raise DatabaseAccessError(f"cannot create the lock file {self.path}: {exc}") from exc
         try:
             _lock(fd)
-        except OSError:
-            holder = _read_pid(fd)
+        except OSError as exc:
+            holder = _read_pid(fd) if exc.errno in _HELD else ""
             os.close(fd)
+            if exc.errno not in _HELD:
+                raise DatabaseAccessError(f"cannot lock {self.path}: {exc}") from exc
             by = f"process {holder}" if holder else "another scheduler"
             raise DatabaseInUseError(
                 f"{self.database} is open in {by}: taskmill runs one scheduler "
                 "per database file; close the other one, or give this one its own file"
             ) from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, str(os.getpid()).encode())  # for the message another process gets
         self._fd = fd
+        # The pid is for the message another scheduler gets; the lock alone is what counts.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, str(os.getpid()).encode())
 
     def release(self) -> None:
         """Let go of the lock (the file stays: only the lock on it counts)."""
