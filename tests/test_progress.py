@@ -65,6 +65,7 @@ async def test_reports_go_out_at_the_next_tick_and_a_quiet_tick_stops_the_ticker
             reported.set()
 
     clock = FakeClock()
+    start = clock.now()
     async with Scheduler(":memory:", domains=[domain], clock=clock,
                          progress_interval=1.0) as scheduler:  # fmt: skip
         events = scheduler.events()
@@ -100,10 +101,12 @@ async def test_reports_go_out_at_the_next_tick_and_a_quiet_tick_stops_the_ticker
         await scheduler.wait_idle()
         events.close()
         rest = [e async for e in events]
+        assert clock.next_timer == start + 5.5  # the ticker runs on: it sent at 4.5
     assert [(type(e).__name__, getattr(e, "fraction", None)) for e in rest] == [
         ("Progress", 0.4),
         ("Completed", None),
     ]
+    assert clock.next_timer is None  # closing stopped it
 
 
 async def test_reports_from_a_thread_arrive() -> None:
