@@ -264,18 +264,21 @@ def check_inserted(outcomes: list[Any], n: int) -> None:
         raise RuntimeError(f"expected {n} inserted tasks, got {inserted}: {outcomes[:3]}...")
 
 
+async def submit_and_drain(s: Scheduler, jobs: list[Any]) -> tuple[list[Any], float, int]:
+    """submit_many(jobs), then wait_idle(): the outcomes, the seconds it took, tasks run."""
+    before = _executed[0]
+    start = time.perf_counter()
+    outcomes = await s.domain(bench).submit_many(jobs)
+    await s.wait_idle()
+    return outcomes, time.perf_counter() - start, _executed[0] - before
+
+
 async def taskmill_end_to_end(n: int) -> float:
     """Tasks/s from the start of submit_many(n) until wait_idle() returns, 64 at a time."""
     jobs = new_jobs(n)
     with tempfile.TemporaryDirectory() as tmp:
         async with Scheduler(Path(tmp) / "tm.db", domains=[bench], max_concurrency=64) as s:
-            handle = s.domain(bench)
-            before = _executed[0]
-            start = time.perf_counter()
-            outcomes = await handle.submit_many(jobs)
-            await s.wait_idle()
-            elapsed = time.perf_counter() - start
-            ran = _executed[0] - before
+            outcomes, elapsed, ran = await submit_and_drain(s, jobs)
             left = await s.count_by_status()
     check_inserted(outcomes, n)
     if ran != n or left:
@@ -304,13 +307,7 @@ async def taskmill_end_to_end_observed(n: int) -> float:
                 asyncio.create_task(read(s.events(), 2, 0.001)),  # the slow one
             ]
             s.subscribe(count)
-            handle = s.domain(bench)
-            before = _executed[0]
-            start = time.perf_counter()
-            outcomes = await handle.submit_many(jobs)
-            await s.wait_idle()
-            elapsed = time.perf_counter() - start
-            ran = _executed[0] - before
+            outcomes, elapsed, ran = await submit_and_drain(s, jobs)
         for reader in readers:
             reader.cancel()
     check_inserted(outcomes, n)

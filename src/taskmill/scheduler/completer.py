@@ -28,7 +28,7 @@ from taskmill.scheduler.events import EventBus, publish_changes
 from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.runner import Running
 from taskmill.scheduler.state import RunState
-from taskmill.store.protocol import Changes, SettleKind, Settlement, Store
+from taskmill.store.protocol import FINAL_KINDS, Changes, SettleKind, Settlement, Store
 
 logger = logging.getLogger("taskmill")
 
@@ -154,7 +154,7 @@ class Completer:
 
 _ATTEMPT_FAILED = frozenset({SettleKind.RETRY, SettleKind.FAILED, SettleKind.DEAD_LETTER})
 # Ends that cancel other queued tasks (children, fail-fast siblings) in the same commit.
-_CASCADES = frozenset({SettleKind.FAILED, SettleKind.DEAD_LETTER, SettleKind.CANCELLED})
+_CASCADES = FINAL_KINDS - {SettleKind.COMPLETED}
 _BACK_IN_QUEUE = frozenset({SettleKind.RETRY, SettleKind.REQUEUE, SettleKind.PREEMPTED})
 
 

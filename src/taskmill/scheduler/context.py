@@ -72,8 +72,9 @@ class CancelToken:
 class ProgressWatcher(Protocol):
     """Who passes a running task's reports on as events: the scheduler's progress ticker."""
 
-    ticking: bool
-    """Whether a tick is due (it will take every pending report)."""
+    @property
+    def ticking(self) -> bool:
+        """Whether a tick is due (it will take every pending report)."""
 
     def wake(self) -> None:
         """A report arrived while no tick was due: schedule one (callable from any thread)."""

@@ -35,12 +35,15 @@ class ProgressEvents:
         self._bus = bus
         self._clock = clock
         self.interval = interval
-        self.ticking = False
-        """Whether a tick is due (read by reporters, possibly from executor threads)."""
         self._tasks: dict[int, tuple[Callable[[], TaskHeader], ProgressReporter]] = {}
         self._timer: TimerHandle | None = None
         self._loop = asyncio.get_running_loop()  # made by an opening scheduler, on its loop
         self._loop_thread = threading.get_ident()
+
+    @property
+    def ticking(self) -> bool:
+        """Whether a tick is armed (read by reporters, possibly from executor threads)."""
+        return self._timer is not None
 
     def attach(
         self, task_id: int, header: Callable[[], TaskHeader], reporter: ProgressReporter
@@ -68,11 +71,12 @@ class ProgressEvents:
                 self._loop.call_soon_threadsafe(self._start)
 
     def _start(self) -> None:
-        if not self.ticking:
-            self.ticking = True
+        if self._timer is None:
             self._timer = self._clock.call_at(self._clock.now() + self.interval, self._tick)
 
     def _tick(self) -> None:
+        # Disarmed while it looks: a thread that reports now wakes the ticker itself, so no
+        # report can slip in after its reporter was looked at and be left waiting.
         self._timer = None
         now, send = self._clock.now(), self._send
         sent = False
@@ -80,21 +84,14 @@ class ProgressEvents:
             if reporter.pending:
                 send(header, reporter, now)
                 sent = True
-        if not sent:
-            self.ticking = False
-            # A thread may have reported after its reporter was looked at, and seen the
-            # ticker still running: look once more now that reporters see it stopped.
-            if not any(reporter.pending for _, reporter in self._tasks.values()):
-                return
-            self.ticking = True
-        self._timer = self._clock.call_at(now + self.interval, self._tick)
+        if sent and self._timer is None:  # reports keep coming: tick on
+            self._timer = self._clock.call_at(now + self.interval, self._tick)
 
     def close(self) -> None:
         """Stop ticking (the scheduler closed)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.ticking = False
 
     def _send(
         self, header: Callable[[], TaskHeader], reporter: ProgressReporter, now: float

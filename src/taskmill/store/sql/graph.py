@@ -173,14 +173,6 @@ def recover(conn: sqlite3.Connection, now: float, changes: Changes) -> None:
         unblock(conn, task_id, now, changes)
 
 
-def blocked_by(conn: sqlite3.Connection, task_id: int) -> list[int]:
-    """The ids ``task_id`` still waits for."""
-    rows = conn.execute(
-        "SELECT depends_on FROM dependencies WHERE task_id = ? ORDER BY depends_on", (task_id,)
-    )
-    return [row[0] for row in rows]
-
-
 def _drop_edges_to(conn: sqlite3.Connection, task_id: int) -> list[int]:
     rows = conn.execute(
         "DELETE FROM dependencies WHERE depends_on = ? RETURNING task_id", (task_id,)
