@@ -195,6 +195,7 @@ async def test_interrupt_before_the_first_step_still_settles(
 ) -> None:
     """An attempt cancelled before its coroutine ever ran is settled, not stranded."""
     from taskmill.scheduler.runner import Interrupt, Runner
+    from taskmill.store.protocol import ClaimedTask
 
     domain = Domain("d")
     calls: list[str] = []
@@ -208,9 +209,10 @@ async def test_interrupt_before_the_first_step_still_settles(
 
     original = Runner.start
 
-    def start_then_cancel(self: Runner, claimed: object, now: float) -> None:
-        original(self, claimed, now)  # type: ignore[arg-type]
-        self.interrupt(self._state.running[claimed.id], Interrupt.CANCELLED)  # type: ignore[attr-defined]
+    def start_then_cancel(self: Runner, claimed: list[ClaimedTask], now: float) -> None:
+        original(self, claimed, now)
+        for task in claimed:
+            self.interrupt(self._state.running[task.id], Interrupt.CANCELLED)
 
     monkeypatch.setattr(Runner, "start", start_then_cancel)
     async with Scheduler(db_path, domains=[domain]) as scheduler:

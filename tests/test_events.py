@@ -290,3 +290,28 @@ async def test_tasks_ended_without_running_carry_their_tags(clock: FakeClock) ->
         ("cancelled", cancelled.id, {"app": "demo", "user": "ann"}),
         ("expired", expired.id, {"app": "demo", "user": "bob"}),
     ]
+
+
+async def test_a_burst_larger_than_a_buffer_keeps_the_newest_and_counts_the_rest() -> None:
+    """A commit's events arrive together; a full buffer drops the oldest, counted exactly."""
+    from taskmill.scheduler.events import EventBus, EventFilter
+
+    bus = EventBus()
+    small = bus.subscribe(maxsize=10)
+    only_b = bus.subscribe(accepts=EventFilter(task_type="d::b"))
+
+    def completed(n: int) -> Completed:
+        header = TaskHeader(n, "d::b" if n % 2 else "d::a", str(n), None, 128, 128, {})
+        return Completed(float(n), header, 1, 0.0, IoBudget())
+
+    for n in (1, 2, 3):
+        bus.publish(completed(n))
+    bus.publish_all([completed(n) for n in range(4, 29)])  # 3 buffered + 25 = 18 too many
+    bus.publish_all([])
+    bus.close()
+    late, odd = await drained(small), await drained(only_b)
+    assert small.missed == bus.metrics.events_missed == 18
+    assert late[0] == Missed(19.0, 18)
+    assert [e.task.id for e in late[1:]] == list(range(19, 29))  # type: ignore[attr-defined]
+    assert [e.task.id for e in odd] == list(range(1, 29, 2))  # type: ignore[attr-defined]
+    assert only_b.missed == 0

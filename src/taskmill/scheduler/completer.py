@@ -24,7 +24,7 @@ from taskmill.model.events import (
 )
 from taskmill.model.io import NO_IO
 from taskmill.scheduler.estimates import Durations
-from taskmill.scheduler.events import EventBus, publish_changes
+from taskmill.scheduler.events import EventBus, change_events, count_changes
 from taskmill.scheduler.gate import AdmissionControl
 from taskmill.scheduler.runner import Running
 from taskmill.scheduler.state import RunState
@@ -105,9 +105,11 @@ class Completer:
             state.changed()
 
     def _committed(self, batch: list[tuple[Settlement, Running]], changes: Changes) -> None:
-        state, publish = self._state, self._bus.publish if self._bus.active else None
+        state, metrics = self._state, self._bus.metrics
+        # A commit's events go out together, in order, after the state they describe.
+        events: list[Event] | None = [] if self._bus.active else None
         learn = self._gate.io.learn if self._gate.io.enabled else None
-        learn_duration, metrics = self._durations.learn, self._bus.metrics
+        learn_duration = self._durations.learn
         waiting = set(changes.waiting)
         for settlement, running in batch:
             kind = settlement.kind
@@ -141,14 +143,18 @@ class Completer:
                 else:
                     state.mark_ready()
                     state.urgent_hint = True
-            if publish is not None:
+            if events is not None:
+                if running.last_progress is not None:  # the last values reported, first
+                    events.append(running.last_progress)
                 if kind is SettleKind.COMPLETED and running.claimed.id in waiting:
-                    publish(Waiting(settlement.at, running.header()))  # not done: children
-                    continue
-                for event in _events(settlement, running):
-                    publish(event)
-        if batch:
-            publish_changes(self._bus, changes, batch[-1][0].at)
+                    events.append(Waiting(settlement.at, running.header()))  # children run
+                else:
+                    events.extend(_events(settlement, running))
+        count_changes(metrics, changes)
+        if events is not None:
+            if batch:
+                events.extend(change_events(changes, batch[-1][0].at))
+            self._bus.publish_all(events)
         state.apply(changes)  # also wakes the dispatcher, which may release preempted work
 
 

@@ -130,10 +130,11 @@ class Dispatcher:
         if exhausted and state.ready_generation == generation:
             state.ready = False
             self._preemptor.nothing_ready()
-        start, started = self._runner.start, self._preemptor.started
-        for task in claimed:
-            start(task, now)
-            started(task.id)
+        if claimed:
+            self._runner.start(claimed, now)
+            started = self._preemptor.started
+            for task in claimed:
+                started(task.id)
         return len(claimed)
 
     async def _admit(

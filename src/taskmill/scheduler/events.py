@@ -120,6 +120,24 @@ class Subscription:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def _push_all(self, events: list[Event]) -> None:
+        # A burst (a commit's worth of events) in one C-level extend and one wake-up.
+        accepts = self._accepts
+        if accepts is not None:
+            events = [event for event in events if accepts(event)]
+        buffer = self._buffer
+        overflow = len(buffer) + len(events) - self._maxsize
+        if overflow > 0:
+            self.missed += overflow
+            self._unreported += overflow
+            self._bus.metrics.events_missed += overflow
+        buffer.extend(events)
+        waiter = self._waiter
+        if waiter is not None and events:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _end(self) -> None:
         self._closed = True
         self._ended.set()
@@ -231,6 +249,14 @@ class EventBus:
         for subscription in self._subscriptions:
             subscription._push(event)
 
+    def publish_all(self, events: list[Event]) -> None:
+        """Hand ``events``, in order, to every subscription."""
+        if len(events) == 1:
+            self.publish(events[0])
+        elif events:
+            for subscription in self._subscriptions:
+                subscription._push_all(events)
+
     def close(self) -> None:
         """End every subscription's iteration, and those made from now on."""
         self._closed = True
@@ -250,28 +276,40 @@ def publish_changes(bus: EventBus, changes: Changes, at: float) -> None:
 
     That is: the tasks it ended, the occurrences it skipped, the schedules it completed.
     """
+    count_changes(bus.metrics, changes)
+    if bus.active:
+        bus.publish_all(change_events(changes, at))
+
+
+def count_changes(metrics: Metrics, changes: Changes) -> None:
+    """Count the tasks a committed store operation ended."""
     for task in changes.ended:
-        bus.metrics.ended(task.type, task.status.value)
-    if not bus.active:
-        return
+        metrics.ended(task.type, task.status.value)
+
+
+def change_events(changes: Changes, at: float) -> list[Event]:
+    """The events of a committed store operation, in order."""
+    events: list[Event] = []
     for task in changes.ended:
         header = _header(task)
         if task.status is TaskStatus.EXPIRED:
-            bus.publish(Expired(at, header))
+            events.append(Expired(at, header))
         elif task.status is TaskStatus.DEPENDENCY_FAILED:
-            bus.publish(DependencyFailed(at, header, task.cause or 0))
+            events.append(DependencyFailed(at, header, task.cause or 0))
         elif task.status is TaskStatus.FAILED:  # a waiting parent whose child failed
-            bus.publish(Failed(at, header, 0, task.error or "", False, None))
+            events.append(Failed(at, header, 0, task.error or "", False, None))
         else:
-            bus.publish(Cancelled(at, header, False))
-    for task in changes.unblocked:
-        bus.publish(Unblocked(at, _header(task)))
-    for skip in changes.skipped:
-        bus.publish(
-            RecurringSkipped(at, skip.schedule_id, skip.type, skip.due_at, skip.waiting_task)
-        )
-    for done in changes.schedules_ended:
-        bus.publish(RecurringCompleted(at, done.schedule_id, done.type, done.occurrences))
+            events.append(Cancelled(at, header, False))
+    events.extend(Unblocked(at, _header(task)) for task in changes.unblocked)
+    events.extend(
+        RecurringSkipped(at, skip.schedule_id, skip.type, skip.due_at, skip.waiting_task)
+        for skip in changes.skipped
+    )
+    events.extend(
+        RecurringCompleted(at, done.schedule_id, done.type, done.occurrences)
+        for done in changes.schedules_ended
+    )
+    return events
 
 
 def _header(task: Ended) -> TaskHeader:

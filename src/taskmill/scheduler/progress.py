@@ -6,7 +6,7 @@ since the previous tick, with its latest values; so a task gets at most one even
 interval, every report is delivered within one interval, and a burst of reports costs a
 clock read and one event. A tick that finds nothing stops the ticker; the next report starts
 it again, one interval ahead (reports may come from executor threads). Values not sent yet
-when an attempt ends are sent before the attempt's own events.
+when an attempt ends go out with the attempt's own events, just before them.
 """
 
 from __future__ import annotations
@@ -52,15 +52,22 @@ class ProgressEvents:
         self._tasks[task_id] = (header, reporter)
         reporter.watcher = self
 
-    def detach(self, task_id: int) -> None:
-        """The attempt ended: send the latest values if they were not sent, then stop."""
+    def detach(self, task_id: int) -> Progress | None:
+        """The attempt ended: stop watching it.
+
+        Returns the event of the values not sent yet, if any (and if anyone listens), for
+        the caller to publish just before the attempt's own events.
+        """
         entry = self._tasks.pop(task_id, None)
         if entry is None:
-            return
+            return None
         header, reporter = entry
         reporter.watcher = None
-        if reporter.pending:
-            self._send(header, reporter, self._clock.now())
+        if not reporter.pending:
+            return None
+        now = self._clock.now()
+        reporter.taken(now)
+        return self._event(header, reporter, now) if self._bus.active else None
 
     def wake(self) -> None:
         """A report arrived while the ticker was stopped: tick one interval from now."""
@@ -98,15 +105,19 @@ class ProgressEvents:
     ) -> None:
         reporter.taken(now)
         if self._bus.active:
-            self._bus.publish(
-                Progress(
-                    now,
-                    header(),
-                    reporter.fraction,
-                    reporter.message,
-                    reporter.bytes_done,
-                    reporter.bytes_total,
-                    reporter.rate,
-                    reporter.eta,
-                )
-            )
+            self._bus.publish(self._event(header, reporter, now))
+
+    @staticmethod
+    def _event(
+        header: Callable[[], TaskHeader], reporter: ProgressReporter, now: float
+    ) -> Progress:
+        return Progress(
+            now,
+            header(),
+            reporter.fraction,
+            reporter.message,
+            reporter.bytes_done,
+            reporter.bytes_total,
+            reporter.rate,
+            reporter.eta,
+        )

@@ -20,7 +20,7 @@ import msgspec
 
 from taskmill.clock import Clock
 from taskmill.domain import TaskType
-from taskmill.model.events import Dispatched
+from taskmill.model.events import Dispatched, Progress
 from taskmill.model.records import TaskHeader
 from taskmill.model.retry import Retry, RetryPolicy
 from taskmill.scheduler.context import Spawner, TaskContext
@@ -57,6 +57,7 @@ class Running:
         "entered",
         "failure",
         "interrupt",
+        "last_progress",
         "preempted_by",
         "started_at",
         "task",
@@ -80,6 +81,7 @@ class Running:
         self.failure: str | None = None  # why a failed child made this attempt fail
         self._header: TaskHeader | None = None
         self.preempted_by: int | None = None
+        self.last_progress: Progress | None = None  # values reported but not sent at the end
         self.urgent = False
         self.began = False  # its asyncio task has taken its first step
         self.entered = False  # its executor was called
@@ -148,8 +150,16 @@ class Runner:
                 attempt.failure = reason
                 self.interrupt(attempt, Interrupt.CHILD_FAILED)
 
-    def start(self, claimed: ClaimedTask, now: float) -> None:
-        """Begin an attempt of ``claimed``, which the store just marked running."""
+    def start(self, claimed: list[ClaimedTask], now: float) -> None:
+        """Begin attempts of the ``claimed`` tasks, which the store just marked running."""
+        begin = self._begin
+        attempts = [begin(task, now) for task in claimed]
+        if self._bus.active:  # before any of them runs: they start on the loop's next turn
+            self._bus.publish_all(
+                [Dispatched(now, r.header(), r.context.attempt) for r in attempts]
+            )
+
+    def _begin(self, claimed: ClaimedTask, now: float) -> Running:
         task_type = self.registry.by_name.get(claimed.type)
         context = TaskContext(
             id=claimed.id,
@@ -173,11 +183,10 @@ class Runner:
         if claimed.priority <= self.preempt_priority:
             running.urgent = True
             self._state.urgent_running += 1
-        if self._bus.active:
-            self._bus.publish(Dispatched(now, running.header(), context.attempt))
         running.task = asyncio.get_running_loop().create_task(
             self._attempt(running), name=f"taskmill:{claimed.type}#{claimed.id}"
         )
+        return running
 
     def interrupt(self, running: Running, reason: Interrupt) -> None:
         """Stop an attempt: its cancel token first, then asyncio cancellation.
@@ -226,7 +235,7 @@ class Runner:
             settlement = self._settlement(running, SettleKind.COMPLETED)
         state = self._state
         del state.running[claimed.id]
-        self.progress.detach(claimed.id)  # the last report goes out before the end
+        running.last_progress = self.progress.detach(claimed.id)  # sent with its end
         if running.urgent:
             state.urgent_running -= 1
         state.settling += 1
