@@ -229,3 +229,62 @@ async def test_history_queries_use_their_indexes(db_path: Path, clock: FakeClock
         ("failed", "dead_letter"),
     )
     assert "history_unsuccessful" in failures
+
+
+async def test_counts_by_status_read_indexes_not_the_queue(db_path: Path, clock: FakeClock) -> None:
+    """Counting a deep queue reads the narrowest index and the one of tasks not pending."""
+    from taskmill.store.sql import queries
+
+    async with Scheduler(db_path, domains=[timed_domain(clock)], clock=clock):
+        pass
+    for analyzed in (False, True):  # the plans must not depend on statistics
+        if analyzed:
+            with sqlite3.connect(db_path) as conn:
+                conn.execute("ANALYZE")
+        assert "USING COVERING INDEX" in plan(db_path, queries._COUNT_ALL, ())
+        rest = plan(db_path, queries._COUNT_NOT_PENDING, ())
+        assert "USING COVERING INDEX tasks_not_pending" in rest
+        assert "TEMP B-TREE" not in rest
+
+
+async def test_counts_by_status_match_the_tasks_in_every_status(
+    database: str, clock: FakeClock
+) -> None:
+    """Running, pending (ready and delayed), blocked and paused tasks are each counted."""
+    import asyncio
+    from collections import Counter
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+    busy, idle = Domain("busy"), Domain("idle")
+
+    @busy.task("hold")
+    async def hold(name: str) -> None:
+        started.set()
+        await release.wait()
+
+    @idle.task("rest")
+    async def rest(name: str) -> None:
+        return None
+
+    async with Scheduler(database, domains=[busy, idle], clock=clock,
+                         max_concurrency=1) as scheduler:  # fmt: skip
+        handle = scheduler.domain(busy)
+        first = await handle.submit("running")
+        await started.wait()
+        await handle.submit("ready")
+        await handle.submit("later", run_after=60)
+        await handle.submit("after", depends_on=[first.id])
+        await scheduler.pause(idle)
+        await scheduler.domain(idle).submit_many(["p1", "p2", "p3"])
+        counts = await scheduler.count_by_status()
+        truth = Counter(t.status for t in await scheduler.list_tasks(limit=100))
+        release.set()
+    assert counts == {
+        TaskStatus.BLOCKED: 1,
+        TaskStatus.PAUSED: 3,
+        TaskStatus.PENDING: 2,
+        TaskStatus.RUNNING: 1,
+    }
+    assert counts == dict(truth)
+    assert list(counts) == sorted(counts)  # in the order of the status names, as before

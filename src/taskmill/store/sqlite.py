@@ -476,12 +476,7 @@ class SqliteStore:
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return how many active tasks are in each status."""
-
-        def op(conn: sqlite3.Connection) -> dict[TaskStatus, int]:
-            rows = conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")
-            return {TaskStatus(status): count for status, count in rows}
-
-        return await self._read(op)
+        return await self._read(queries.count_by_status)
 
     async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
         """Return the schedule ``schedule_id``, or ``None``."""

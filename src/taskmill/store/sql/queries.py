@@ -116,6 +116,26 @@ def one_view(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
+_COUNT_ALL = "SELECT count(*) FROM tasks"
+_COUNT_NOT_PENDING = "SELECT status, count(*) FROM tasks WHERE status != 'pending' GROUP BY status"
+
+
+def count_by_status(conn: sqlite3.Connection) -> dict[TaskStatus, int]:
+    """How many active tasks are in each status (statuses with none left out).
+
+    Reads indexes only: all rows on the narrowest index, the rest on ``tasks_not_pending``;
+    pending is the difference. So the cost grows with the tasks that are not pending, not
+    with the queue.
+    """
+    with one_view(conn):
+        (total,) = conn.execute(_COUNT_ALL).fetchone()
+        rows = conn.execute(_COUNT_NOT_PENDING).fetchall()
+    counts = {TaskStatus(status): count for status, count in rows}
+    if pending := total - sum(counts.values()):
+        counts[TaskStatus.PENDING] = pending
+    return dict(sorted(counts.items()))
+
+
 def lookup(conn: sqlite3.Connection, task_type: str, key: str, history_limit: int) -> KeyLookup:
     """The active task holding ``key`` and the key's history, newest first."""
     with one_view(conn):
