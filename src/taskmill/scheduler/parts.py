@@ -13,6 +13,7 @@ from taskmill.scheduler.dispatcher import Dispatcher
 from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl
+from taskmill.scheduler.intake import Intake
 from taskmill.scheduler.preemption import Preemptor
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Runner
@@ -32,6 +33,7 @@ class Parts:
     preemptor: Preemptor
     dispatcher: Dispatcher
     control: Control
+    intake: Intake
 
 
 def assemble(
@@ -84,4 +86,13 @@ def assemble(
     control = Control(
         store=store, state=state, runner=runner, bus=bus, clock=clock, registry=registry
     )
-    return Parts(state, threads, runner, completer, preemptor, dispatcher, control)
+    intake = Intake(
+        store=store,
+        state=state,
+        clock=clock,
+        bus=bus,
+        runner=runner,
+        preemptor=preemptor,
+        preempt_priority=config.preempt_priority,
+    )
+    return Parts(state, threads, runner, completer, preemptor, dispatcher, control, intake)
