@@ -140,3 +140,53 @@ async def test_batch_outcomes_in_order() -> None:
     assert stored.priority == Priority.HIGH
     assert await scheduler.domain(domain).submit_many([]) == []
     await scheduler.close()
+
+
+async def test_a_batch_mixing_bare_tasks_and_options_stores_each_as_given() -> None:
+    """Tasks without options are stored by a narrower insert; every field reads back."""
+    from taskmill import IoBudget, RetryPolicy
+    from taskmill.testing import FakeClock
+
+    domain = Domain("d")
+
+    @domain.task("job")
+    async def job(n: int) -> None:
+        return None
+
+    clock = FakeClock()
+    now = clock.now()
+    io = IoBudget(disk_read=1, disk_write=2, net_rx=3, net_tx=4)
+    scheduler = Scheduler(":memory:", domains=[domain], clock=clock)
+    await scheduler.open()  # not dispatching: the tasks stay as stored
+    try:
+        handle = scheduler.domain(domain)
+        await scheduler.pause_group("g")
+        outcomes = await handle.submit_many(
+            [
+                Submission(1),
+                Submission(2, tags={"user": "ann"}),
+                Submission(3, group="g"),
+                Submission(4, run_after=30, ttl=60),
+                Submission(5, retry=RetryPolicy.never(), expected_io=IoBudget.disk(read=7)),
+                Submission(6, label="six", priority=Priority.HIGH, expected_io=io),
+            ]
+        )
+        ids = [o.id for o in outcomes if isinstance(o, Inserted)]
+        records = [await scheduler.get_task(i) for i in ids]
+    finally:
+        await scheduler.close()
+    assert len(ids) == 6
+    assert ids == sorted(ids)
+    got = [
+        (r.payload, r.status, r.tags, r.group, r.not_before, r.expires_at, r.label, r.priority,
+         r.expected_io, r.paused_for)
+        for r in records if r is not None
+    ]  # fmt: skip
+    assert got == [
+        (1, TaskStatus.PENDING, {}, None, None, None, "d::job", 128, IoBudget(), ()),
+        (2, TaskStatus.PENDING, {"user": "ann"}, None, None, None, "d::job", 128, IoBudget(), ()),
+        (3, TaskStatus.PAUSED, {}, "g", None, None, "d::job", 128, IoBudget(), ("group",)),
+        (4, TaskStatus.PENDING, {}, None, now + 30, now + 60, "d::job", 128, IoBudget(), ()),
+        (5, TaskStatus.PENDING, {}, None, None, None, "d::job", 128, IoBudget.disk(read=7), ()),
+        (6, TaskStatus.PENDING, {}, None, None, None, "six", 64, io, ()),
+    ]
