@@ -26,20 +26,14 @@ from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
 from taskmill.metrics.collector import GaugeSource, Metrics, Sampled
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
-from taskmill.model.errors import (
-    ConfigurationError,
-    InvalidTagError,
-    SchedulerStateError,
-)
+from taskmill.model.errors import ConfigurationError, InvalidTagError, SchedulerStateError
 from taskmill.model.outcomes import Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import PauseState, TaskRecord
 from taskmill.model.timing import seconds
 from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.estimates import Durations
-from taskmill.scheduler.events import (
-    EventBus,
-)
+from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.queries import Queries, tag_text
