@@ -1,4 +1,8 @@
-"""IO budgets in the scheduler: declared and learned IO, against the throughput a sampler saw."""
+"""IO budgets in the scheduler: declared and learned IO, against the throughput a sampler saw.
+
+These tests turn the adaptive IO limit off (``io_control=None``) to see the budget alone;
+``tests/test_io_control.py`` covers the limit.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +71,7 @@ async def test_declared_io_limits_how_many_writers_run_at_once() -> None:
     w = Writers(Domain("d"), expected=WRITE)
     sampler = FakeSampler(disk_write=DISK)
     async with Scheduler(":memory:", domains=[w.domain], max_concurrency=8,
-                         sampler=sampler) as scheduler:  # fmt: skip
+                         sampler=sampler, io_control=None) as scheduler:  # fmt: skip
         await scheduler.domain(w.domain).submit_many([Job(f"w{i}") for i in range(6)])
         await w.wait_started(2)
         await asyncio.sleep(0)  # one more loop turn: nothing else may start
@@ -81,7 +85,8 @@ async def test_tasks_without_io_run_beside_a_full_budget() -> None:
     """A task that moves no declared IO is never held back by the IO budget."""
     w = Writers(Domain("d"), expected=WRITE)
     async with Scheduler(":memory:", domains=[w.domain], max_concurrency=8,
-                         sampler=FakeSampler(disk_write=DISK)) as scheduler:  # fmt: skip
+                         sampler=FakeSampler(disk_write=DISK),
+                         io_control=None) as scheduler:  # fmt: skip
         handle = scheduler.domain(w.domain)
         await handle.submit_many([Job(f"w{i}") for i in range(4)])
         await w.wait_started(2)
@@ -97,7 +102,8 @@ async def test_a_budget_larger_than_the_capacity_runs_alone() -> None:
     """A task that needs more than the whole budget still runs, one at a time."""
     w = Writers(Domain("d"), expected=IoBudget.disk(write=500 * MB))
     async with Scheduler(":memory:", domains=[w.domain], max_concurrency=8,
-                         sampler=FakeSampler(disk_write=DISK)) as scheduler:  # fmt: skip
+                         sampler=FakeSampler(disk_write=DISK),
+                         io_control=None) as scheduler:  # fmt: skip
         await scheduler.domain(w.domain).submit_many([Job(f"w{i}") for i in range(3)])
         await w.wait_started(1)
         w.release.set()
@@ -105,16 +111,16 @@ async def test_a_budget_larger_than_the_capacity_runs_alone() -> None:
     assert (w.peak, w.started) == (1, ["w0", "w1", "w2"])
 
 
-async def test_unobserved_capacity_runs_io_tasks_one_at_a_time() -> None:
-    """Before the sampler has seen any throughput, tasks with IO on that axis run singly."""
+async def test_unobserved_capacity_sets_no_budget() -> None:
+    """Before the sampler has seen any throughput on an axis, no IO budget applies to it."""
     w = Writers(Domain("d"), expected=WRITE)
     async with Scheduler(":memory:", domains=[w.domain], max_concurrency=8,
-                         sampler=FakeSampler()) as scheduler:  # fmt: skip
+                         sampler=FakeSampler(), io_control=None) as scheduler:  # fmt: skip
         await scheduler.domain(w.domain).submit_many([Job(f"w{i}") for i in range(3)])
-        await w.wait_started(1)
+        await w.wait_started(3)
         w.release.set()
         await scheduler.wait_idle()
-    assert w.peak == 1
+    assert w.peak == 3
 
 
 async def test_without_monitoring_io_budgets_are_not_enforced() -> None:
@@ -133,7 +139,7 @@ async def test_a_larger_budget_fraction_admits_more() -> None:
     w = Writers(Domain("d"), expected=WRITE)
     async with Scheduler(":memory:", domains=[w.domain], max_concurrency=8,
                          sampler=FakeSampler(disk_write=DISK), io_budget=1.0,
-                         io_window=4.0) as scheduler:  # fmt: skip
+                         io_window=4.0, io_control=None) as scheduler:  # fmt: skip
         await scheduler.domain(w.domain).submit_many([Job(f"w{i}") for i in range(8)])
         await w.wait_started(6)
         w.release.set()
@@ -150,7 +156,8 @@ async def test_learned_io_limits_a_type_that_declares_none(tmp_path: Path) -> No
     path = tmp_path / "tasks.db"
     w = Writers(Domain("d"), record=64 * MB)
     async with Scheduler(path, domains=[w.domain], max_concurrency=8,
-                         sampler=FakeSampler(disk_write=DISK)) as scheduler:  # fmt: skip
+                         sampler=FakeSampler(disk_write=DISK),
+                         io_control=None) as scheduler:  # fmt: skip
         handle = scheduler.domain(w.domain)
         await handle.submit(Job("first"))
         w.release.set()
@@ -166,7 +173,8 @@ async def test_learned_io_limits_a_type_that_declares_none(tmp_path: Path) -> No
 
     again = Writers(Domain("d"), record=64 * MB)
     async with Scheduler(path, domains=[again.domain], max_concurrency=8,
-                         sampler=FakeSampler(disk_write=DISK)) as scheduler:  # fmt: skip
+                         sampler=FakeSampler(disk_write=DISK),
+                         io_control=None) as scheduler:  # fmt: skip
         await scheduler.domain(again.domain).submit_many([Job(f"r{i}") for i in range(4)])
         await again.wait_started(2)
         await asyncio.sleep(0)

@@ -10,6 +10,7 @@ EXPECTED = [
     "AdmissionControl",
     "AdmissionState",
     "Aging",
+    "Aimd",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",
@@ -46,6 +47,8 @@ EXPECTED = [
     "InvalidTagError",
     "InvalidTimeError",
     "IoBudget",
+    "IoControl",
+    "IoLimitState",
     "KeyLookup",
     "MemoryStore",
     "Missed",
@@ -98,6 +101,7 @@ EXPECTED = [
     "TaskContext",
     "TaskEvent",
     "TaskHeader",
+    "TaskIo",
     "TaskNotFoundError",
     "TaskRecord",
     "TaskStatus",
@@ -145,18 +149,28 @@ def test_testing_module_surface() -> None:
 
 
 def test_resources_module_surface() -> None:
-    """`taskmill.resources` offers the samplers and the built-in pressure sources."""
+    """`taskmill.resources` offers samplers, pressure sources and congestion sources."""
     assert taskmill.resources.__all__ == [
         "BatteryPressure",
         "CgroupSampler",
+        "CommitLatency",
+        "Congestion",
+        "CongestionMonitor",
+        "CongestionSource",
         "Counters",
+        "DeviceLatency",
+        "DiskMonitor",
         "DiskPressure",
+        "DiskTimes",
         "MemoryPressure",
         "NetworkPressure",
         "PsutilSampler",
+        "Reading",
         "Sample",
         "Sampler",
+        "StallShare",
         "ThreadedSampler",
+        "system_sources",
     ]
     for name in taskmill.resources.__all__:
         assert hasattr(taskmill.resources, name), name

@@ -7,6 +7,7 @@ Everything public is importable from here (test doubles from :mod:`taskmill.test
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
+from taskmill.admission.io_limit import Aimd, IoControl
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock, TimerHandle
@@ -96,9 +97,11 @@ from taskmill.model.timing import TtlFrom
 from taskmill.scheduler.context import CancelToken, ProgressReporter, TaskContext
 from taskmill.scheduler.events import EventFilter, Subscription
 from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
+from taskmill.scheduler.io_control import IoLimitState
 from taskmill.scheduler.scheduler import Scheduler
 from taskmill.scheduler.snapshot import RunningTask, Snapshot
 from taskmill.scheduler.submission import DomainHandle, Submission
+from taskmill.scheduler.task_io import TaskIo
 from taskmill.store import MemoryStore, SqliteStore, Store
 
 __version__ = "0.1.0"
@@ -107,6 +110,7 @@ __all__ = [
     "AdmissionControl",
     "AdmissionState",
     "Aging",
+    "Aimd",
     "AmbiguousTaskTypeError",
     "CancelToken",
     "Cancelled",
@@ -143,6 +147,8 @@ __all__ = [
     "InvalidTagError",
     "InvalidTimeError",
     "IoBudget",
+    "IoControl",
+    "IoLimitState",
     "KeyLookup",
     "MemoryStore",
     "Missed",
@@ -195,6 +201,7 @@ __all__ = [
     "TaskContext",
     "TaskEvent",
     "TaskHeader",
+    "TaskIo",
     "TaskNotFoundError",
     "TaskRecord",
     "TaskStatus",

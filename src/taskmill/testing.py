@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from taskmill.model.errors import ConfigurationError
+from taskmill.resources.congestion import Congestion, Reading
 from taskmill.resources.sampler import Sample
 from taskmill.scheduler.scheduler import Scheduler
 
@@ -111,17 +112,23 @@ class FixedPressure:
 
 
 class FakeSampler:
-    """A throughput sampler that reports whatever the test sets.
+    """A resource sampler that reports whatever the test sets: throughput and congestion.
 
     The keyword arguments set both the current rate and the peak of each axis (bytes per
     second), as if the device had been seen doing that much; :meth:`set` changes any field of
     the :class:`~taskmill.resources.Sample` afterwards. With the defaults the IO budget on an
     axis is ``io_budget * io_window * rate`` bytes (0.8 * 2 s * rate).
 
+    It also stands in for the disk's congestion monitor: :meth:`congest` hands the scheduler
+    one reading, as the real monitor does every ``IoControl.interval`` while tasks with disk
+    IO run or wait, and :attr:`watching` says whether the scheduler asks for readings now.
+    Until a reading arrives the adaptive IO limit stays where it starts (``Aimd.start``).
+
     ::
 
         sampler = FakeSampler(disk_write=100_000_000)  # a 100 MB/s disk
         Scheduler(..., sampler=sampler)
+        sampler.congest(2.0)  # the disk is congested: the IO limit halves
     """
 
     def __init__(
@@ -147,6 +154,13 @@ class FakeSampler:
         """What :meth:`latest` returns."""
         self.running = False
         """Whether the scheduler has started (and not stopped) the sampler."""
+        self.watching = False
+        """Whether the scheduler asks for congestion readings now."""
+        self.watches = 0
+        """How many times the scheduler started asking for readings."""
+        self.latest_congestion: Congestion | None = None
+        """The latest reading given with :meth:`congest`."""
+        self._listener: Callable[[Congestion], None] | None = None
 
     def __repr__(self) -> str:
         return f"FakeSampler({self.sample!r})"
@@ -166,6 +180,36 @@ class FakeSampler:
     def stop(self) -> None:
         """Note that sampling stopped."""
         self.running = False
+
+    def listen(self, listener: Callable[[Congestion], None]) -> None:
+        """Note who takes the congestion readings (the scheduler, when it opens)."""
+        self._listener = listener
+
+    def watch(self, active: bool) -> None:
+        """Note whether the scheduler wants congestion readings."""
+        if active and not self.watching:
+            self.watches += 1
+        self.watching = active
+
+    def close(self) -> None:
+        """Note that the scheduler no longer takes readings."""
+        self._listener = None
+        self.watching = False
+
+    def congest(self, level: float = 2.0, *, source: str = "fake disk") -> None:
+        """Give the scheduler one congestion reading at ``level`` (1.0 and above: congested).
+
+        The reading applies at once, on the scheduler's clock (move a
+        :class:`FakeClock` between readings to script time).
+
+        Raises:
+            RuntimeError: no open scheduler takes readings from this sampler.
+        """
+        if self._listener is None:
+            raise RuntimeError("no open scheduler takes congestion readings from this sampler")
+        reading = Reading(source, float(level), 1.0, unit="level")
+        self.latest_congestion = Congestion.of([reading])
+        self._listener(self.latest_congestion)
 
 
 async def run_until_idle(

@@ -6,7 +6,9 @@ cheapest first and tokens last (so a token is only taken by a task that will sta
 1. concurrency: the global cap, the cap of its domain, the cap of its group;
 2. throttle: its priority may not start at the current pressure;
 3. IO budget: the expected IO of what runs plus its own must fit the IO capacity;
-4. rate limits: a token of its type's bucket and of its group's bucket.
+4. IO limit: a background task with disk IO may start only while fewer such tasks run than
+   the adaptive limit allows (see :mod:`taskmill.admission.io_limit`);
+5. rate limits: a token of its type's bucket and of its group's bucket.
 
 A candidate that fails a check is skipped, never blocking the candidates behind it. With fair
 scheduling the walk takes three passes (urgent, fair shares, greedy fill) over the same checks.
@@ -16,11 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from taskmill.admission.fair import UNGROUPED, Fairness
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket
 from taskmill.model.io import NO_IO, IoBudget
+from taskmill.model.priority import Priority
+
+HoldKind = Literal["slot", "cap", "pressure", "io budget", "io limit", "rate limit"]
+"""Why admission holds a ready task back: no free slot, a concurrency cap, pressure, the IO
+budget, the adaptive IO limit, or a rate limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,11 @@ class Candidate:
     def domain(self) -> str:
         """The task's domain."""
         return self.type.partition("::")[0]
+
+    @property
+    def disk_bearing(self) -> bool:
+        """Whether it is expected to read or write the disk."""
+        return bool(self.io.disk_read or self.io.disk_write)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,8 @@ class Load:
     domains: Mapping[str, int] = field(default_factory=dict)
     groups: Mapping[str, int] = field(default_factory=dict)
     io: IoBudget = NO_IO
+    io_tasks: int = 0
+    """Running tasks that count against the IO limit (disk IO, less urgent than exempt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,14 @@ class Inputs:
     # Bytes that may be in flight per axis (0: not observed yet); None: no IO budgets.
     io_capacity: IoBudget | None = None
     fairness: Fairness | None = None
+    # How many background disk-IO tasks may run (None: no limit); tasks this urgent or
+    # more are exempt.
+    io_limit: int | None = None
+    io_exempt: int = Priority.HIGH
+
+    def io_limited(self, candidate: Candidate) -> bool:
+        """Whether ``candidate`` counts against the IO limit."""
+        return candidate.priority > self.io_exempt and candidate.disk_bearing
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +109,7 @@ class Deferred:
     candidate: Candidate
     reason: str
     retry_at: float | None = None
+    kind: HoldKind = "slot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +195,7 @@ class _Walk:
         self.type_buckets = dict(inputs.type_buckets)
         self.group_buckets = dict(inputs.group_buckets)
         self.io = inputs.load.io
+        self.io_tasks = inputs.load.io_tasks
         self.admitted: list[Candidate] = []
         self.deferred: list[Deferred] = []
         self.shares: dict[str, int] = {}
@@ -181,26 +206,43 @@ class _Walk:
         if len(self.admitted) >= self.room:
             self.deferred.append(Deferred(candidate, "no free slot"))
             return False
-        reason = _over_cap(candidate, inputs.caps, self.domains, self.groups)
-        if reason is None and not inputs.throttle.allows(candidate.priority, inputs.pressure):
-            reason = f"pressure {inputs.pressure:.2f} holds priority {candidate.priority}"
-        if reason is None and inputs.io_capacity is not None:
-            reason = _over_io(candidate.io, self.io, inputs.io_capacity)
-        if reason is not None:
-            self.deferred.append(Deferred(candidate, reason))
+        held = self._hold(candidate)
+        if held is not None:
+            kind, reason = held
+            self.deferred.append(Deferred(candidate, reason, kind=kind))
             return False
         waits = _token_waits(candidate, now, self.type_buckets, self.group_buckets)
         if waits:
-            self.deferred.append(Deferred(candidate, waits[0][0], max(t for _, t in waits)))
+            retry_at = max(t for _, t in waits)
+            self.deferred.append(Deferred(candidate, waits[0][0], retry_at, "rate limit"))
             return False
         _take_tokens(candidate, now, self.type_buckets, self.group_buckets)
         self.admitted.append(candidate)
         self.total += 1
         self.io = self.io + candidate.io
+        if inputs.io_limit is not None and inputs.io_limited(candidate):
+            self.io_tasks += 1
         self.domains[candidate.domain] = self.domains.get(candidate.domain, 0) + 1
         if candidate.group is not None:
             self.groups[candidate.group] = self.groups.get(candidate.group, 0) + 1
         return True
+
+    def _hold(self, candidate: Candidate) -> tuple[HoldKind, str] | None:
+        """The first check before tokens that ``candidate`` fails, if any."""
+        inputs = self.inputs
+        reason = _over_cap(candidate, inputs.caps, self.domains, self.groups)
+        if reason is not None:
+            return "cap", reason
+        if not inputs.throttle.allows(candidate.priority, inputs.pressure):
+            return "pressure", f"pressure {inputs.pressure:.2f} holds priority {candidate.priority}"
+        if inputs.io_capacity is not None:
+            reason = _over_io(candidate.io, self.io, inputs.io_capacity)
+            if reason is not None:
+                return "io budget", reason
+        limit = inputs.io_limit
+        if limit is not None and self.io_tasks >= limit and inputs.io_limited(candidate):
+            return "io limit", f"IO limit: {self.io_tasks} background IO tasks run, the limit"
+        return None
 
     def selection(self) -> Selection:
         return Selection(
@@ -232,16 +274,13 @@ def _over_io(wanted: IoBudget, running: IoBudget, capacity: IoBudget) -> str | N
     """Why ``wanted`` does not fit beside ``running`` in ``capacity``, or ``None``.
 
     A task alone on an axis always fits: a budget larger than the capacity must not starve.
-    A capacity of 0 means nothing was observed on that axis yet: its tasks run one at a time
-    until the sampler has seen what the device can do.
+    A capacity of 0 means nothing was observed on that axis yet: no budget applies (the
+    adaptive IO limit keeps a cold start careful).
     """
     for axis in _AXES:
         cap, need, busy = getattr(capacity, axis), getattr(wanted, axis), getattr(running, axis)
-        if need and busy and busy + need > cap:
-            name = axis.replace("_", " ")
-            if not cap:
-                return f"IO budget: {name} capacity not observed yet, one task at a time"
-            return f"IO budget: {name} {busy + need} > {cap} bytes"
+        if cap and need and busy and busy + need > cap:
+            return f"IO budget: {axis.replace('_', ' ')} {busy + need} > {cap} bytes"
     return None
 
 

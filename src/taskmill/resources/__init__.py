@@ -1,5 +1,17 @@
-"""What the machine is doing: throughput samplers and pressure sources built on them."""
+"""What the machine is doing: throughput samplers, pressure sources and disk congestion."""
 
+from taskmill.resources.congestion import (
+    CommitLatency,
+    Congestion,
+    CongestionMonitor,
+    CongestionSource,
+    DeviceLatency,
+    DiskMonitor,
+    DiskTimes,
+    Reading,
+    StallShare,
+    system_sources,
+)
 from taskmill.resources.pressure import (
     BatteryPressure,
     DiskPressure,
@@ -18,12 +30,22 @@ from taskmill.resources.sampler import (
 __all__ = [
     "BatteryPressure",
     "CgroupSampler",
+    "CommitLatency",
+    "Congestion",
+    "CongestionMonitor",
+    "CongestionSource",
     "Counters",
+    "DeviceLatency",
+    "DiskMonitor",
     "DiskPressure",
+    "DiskTimes",
     "MemoryPressure",
     "NetworkPressure",
     "PsutilSampler",
+    "Reading",
     "Sample",
     "Sampler",
+    "StallShare",
     "ThreadedSampler",
+    "system_sources",
 ]

@@ -8,12 +8,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import IoBudget, check_bytes
 from taskmill.model.outcomes import SubmitOutcome
 from taskmill.model.tags import decode_tags
+from taskmill.scheduler.task_io import TaskIo
+
+if TYPE_CHECKING:
+    from taskmill.scheduler.pacing import Pacer
+
+DEFAULT_CHUNK = 512 * 1024
 
 _token_lock = threading.Lock()
 
@@ -231,6 +237,9 @@ class TaskContext:
         cancel_token: Set when the scheduler wants the task to stop.
         progress: Report progress here: ``ctx.progress.report(0.5, "halfway")`` (a
             :class:`ProgressReporter`).
+        io: Files that record their bytes, flush in chunks and slow down while the disk is
+            congested: ``with ctx.io.open(path, "wb") as f: ...`` (a
+            :class:`~taskmill.scheduler.task_io.TaskIo`).
         tags: The task's tags (a read-only mapping).
         parent_id: The task that spawned this one, if any.
         memo: Anything JSON-serializable the executor wants its finalize step to have; in
@@ -241,8 +250,10 @@ class TaskContext:
     __slots__ = (
         "_disk_read",
         "_disk_write",
+        "_io",
         "_net_rx",
         "_net_tx",
+        "_pacer",
         "_spawner",
         "_tags",
         "_tags_json",
@@ -276,6 +287,7 @@ class TaskContext:
         finalizing: bool = False,
         spawner: Spawner | None = None,
         clock: Callable[[], float] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.id = id
         self.type = type
@@ -293,6 +305,8 @@ class TaskContext:
         self.memo = memo
         self.finalizing = finalizing
         self._spawner = spawner
+        self._pacer = pacer
+        self._io: TaskIo | None = None
 
     async def spawn(self, payload: Any, **options: Any) -> SubmitOutcome:
         """Submit a child of this task; return its outcome once it is stored.
@@ -347,6 +361,14 @@ class TaskContext:
 
     def __repr__(self) -> str:
         return f"TaskContext(id={self.id}, type={self.type!r}, attempt={self.attempt})"
+
+    @property
+    def io(self) -> TaskIo:
+        """Files that record their bytes, flush in bounded chunks and pace themselves."""
+        if self._io is None:
+            pacer = self._pacer
+            self._io = TaskIo(self, pacer, DEFAULT_CHUNK if pacer is None else pacer.chunk)
+        return self._io
 
     @property
     def cancelled(self) -> bool:

@@ -104,6 +104,7 @@ class Dispatcher:
         # After the claim's tasks started, so that urgent ones just claimed count as running.
         await self._preemptor.check_ready()
         await self._preemptor.release_if_clear()
+        self._gate.after_step(self._state.ready)
         return started
 
     async def _claim(self, now: float) -> int:
@@ -170,12 +171,12 @@ class Dispatcher:
                 task.effective_priority = effective.get(task.id)
         gate.commit(selection)
         # Held-back work passes with time (a token) or as pressure eases: look again then.
+        # While the disk is watched, pressure is looked at as often as the disk is read.
         throttled = skip.least_urgent < MAX_PRIORITY
-        looks = [
-            selection.retry_at,
-            skip.refill_at,
-            now + self.pressure_poll if throttled else None,
-        ]
+        poll = self.pressure_poll
+        if gate.io_control.watching:
+            poll = min(poll, gate.pacer.interval)
+        looks = [selection.retry_at, skip.refill_at, now + poll if throttled else None]
         state.next_admission = min((t for t in looks if t is not None), default=None)
         held_back = (
             bool(selection.deferred)

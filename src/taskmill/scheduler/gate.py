@@ -16,15 +16,20 @@ from typing import Any, Protocol, runtime_checkable
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
-from taskmill.admission.policy import Caps, Inputs, Load, Selection
+from taskmill.admission.io_limit import IoControl
+from taskmill.admission.policy import Caps, Deferred, Inputs, Load, Selection
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
 from taskmill.domain import Domain, check_group
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import NO_IO, IoBudget
 from taskmill.model.jsonable import json_dict
+from taskmill.resources.congestion import CongestionMonitor
 from taskmill.resources.sampler import Sampler
+from taskmill.scheduler.context import DEFAULT_CHUNK
+from taskmill.scheduler.io_control import IoController, IoLimitState
 from taskmill.scheduler.io_ledger import IoLedger
+from taskmill.scheduler.pacing import Pacer
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
 
@@ -69,6 +74,15 @@ class AdmissionState:
         learned_io: Mean recorded IO by task type, used for types that declare none.
         group_shares: With fair scheduling, the slots each group was to hold at the latest
             dispatch step (``""``: tasks without a group).
+        io_limit: The adaptive limit on background IO and the disk's congestion that moves
+            it (``None``: no adaptive limit, i.e. no resource monitoring).
+        waiting: Why each ready task that the latest dispatch step looked at was held back,
+            by task id (e.g. ``"IO limit 2: disk congested: device vda latency 9.1 ms
+            (target 1.0 ms)"``).
+        waiting_by: How many of those wait for each kind of reason (``"cap"``,
+            ``"pressure"``, ``"io budget"``, ``"io limit"``, ``"rate limit"``, ``"slot"``).
+        holds: Whole scopes that step did not look at, and why (a domain or group at its
+            cap, priorities held by pressure, rate limits without tokens).
     """
 
     pressure: float
@@ -82,10 +96,35 @@ class AdmissionState:
     io_in_flight: IoBudget = NO_IO
     learned_io: dict[str, IoBudget] = field(default_factory=dict)
     group_shares: dict[str, int] = field(default_factory=dict)
+    io_limit: IoLimitState | None = None
+    waiting: dict[int, str] = field(default_factory=dict)
+    waiting_by: dict[str, int] = field(default_factory=dict)
+    holds: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-serializable builtins."""
         return json_dict(self)
+
+    def summary(self) -> str:
+        """Why work waits, in one line, e.g. ``"3 tasks wait for the IO limit (...)"``."""
+        parts = []
+        for kind, count in sorted(self.waiting_by.items(), key=lambda kv: -kv[1]):
+            what = f"{count} task{'s' if count != 1 else ''} wait for {_KIND_WORDS[kind]}"
+            if kind == "io limit" and self.io_limit is not None:
+                what += f" ({self.io_limit.reason})"
+            parts.append(what)
+        parts.extend(self.holds)
+        return "; ".join(parts) if parts else "nothing is held back"
+
+
+_KIND_WORDS: dict[str, str] = {
+    "slot": "a free slot",
+    "cap": "a concurrency cap",
+    "pressure": "pressure to ease",
+    "io budget": "the IO budget",
+    "io limit": "the IO limit",
+    "rate limit": "a rate limit",
+}
 
 
 def _check_limit(value: object, what: str) -> int | None:
@@ -116,6 +155,8 @@ class AdmissionControl:
         io_window: float = 2.0,
         aging: Aging | None = None,
         fairness: Fairness | None = None,
+        io_control: IoControl | None = None,
+        monitor: CongestionMonitor | None = None,
     ) -> None:
         self._registry = registry
         self._state = RunState(lambda: 0.0)  # a stand-in until the scheduler opens
@@ -124,6 +165,21 @@ class AdmissionControl:
         self._broken_sources: set[str] = set()
         self.io = IoLedger(sampler, io_budget=io_budget, io_window=io_window)
         """IO budgets: the sampler, the capacity it implies, expected and learned IO."""
+        if io_control is not None and not isinstance(io_control, IoControl):
+            raise ConfigurationError(
+                f"io_control must be a taskmill.IoControl or None, got {io_control!r}"
+            )
+        settings = io_control or IoControl()
+        self.pacer = Pacer(
+            chunk=settings.chunk if io_control else DEFAULT_CHUNK,
+            interval=settings.interval,
+            exempt=settings.exempt,
+        )
+        """Grants the ``ctx.io`` chunks of running tasks."""
+        self.io_control = IoController(io_control, monitor, self.pacer, self._now)
+        """The adaptive limit on background IO (off without a congestion monitor)."""
+        self._held: tuple[Deferred, ...] = ()
+        self._holds: tuple[str, ...] = ()
         if aging is not None and not isinstance(aging, Aging):
             raise ConfigurationError(f"aging must be a taskmill.Aging or None, got {aging!r}")
         self.aging = aging
@@ -153,6 +209,14 @@ class AdmissionControl:
         """Work on the run state of an opened scheduler."""
         state.max_concurrency = self._state.max_concurrency
         self._state = state
+        self.io_control.start(state.max_concurrency, state.wake)
+
+    def detach(self) -> None:
+        """The scheduler closes: stop reading the disk, let paced files run free."""
+        self.io_control.stop()
+
+    def _now(self) -> float:
+        return self._state.now()
 
     # --- settings ------------------------------------------------------------------------
 
@@ -166,6 +230,7 @@ class AdmissionControl:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"max_concurrency must be an int >= 1, got {limit!r}")
         self._state.max_concurrency = limit
+        self.io_control.set_cap(limit)
         self._state.wake()
 
     def set_domain_limit(self, domain: Domain | str, limit: int | None) -> None:
@@ -262,7 +327,21 @@ class AdmissionControl:
             io_in_flight=self.io.in_flight(r.claimed for r in self._state.running.values()),
             learned_io=self.io.learned,
             group_shares=dict(self._shares),
+            io_limit=self.io_control.state(),
+            waiting=self._waiting_reasons(),
+            waiting_by=_count_kinds(self._held),
+            holds=self._holds,
         )
+
+    def _waiting_reasons(self) -> dict[int, str]:
+        io = self.io_control
+        reasons = {}
+        for deferred in self._held:
+            reason = deferred.reason
+            if deferred.kind == "io limit" and io.latest is not None:
+                reason = f"IO limit {io.limit}: {io.latest.describe()}"
+            reasons[deferred.candidate.id] = reason
+        return reasons
 
     # --- for the dispatcher --------------------------------------------------------------
 
@@ -272,6 +351,7 @@ class AdmissionControl:
         return bool(
             self._sources
             or self.io.enabled
+            or self.io_control.enabled
             or self.aging is not None
             or self.fairness is not None
             or self._effective_domain_limits()
@@ -293,6 +373,8 @@ class AdmissionControl:
         io = NO_IO
         if self.io.enabled:
             io = self.io.in_flight(r.claimed for r in self._state.running.values())
+        io_limit = self.io_control.limit
+        exempt = self.pacer.exempt
         return Inputs(
             now=now,
             caps=Caps(
@@ -301,14 +383,44 @@ class AdmissionControl:
                 groups=dict(self._group_limits),
                 default_group=self._default_group_limit,
             ),
-            load=Load(len(self._state.running), domains, groups, io),
+            load=Load(
+                len(self._state.running),
+                domains,
+                groups,
+                io,
+                self._io_load()[0] if io_limit is not None else 0,
+            ),
             pressure=self.pressure()[0],
             throttle=self.throttle,
             type_buckets=self._buckets_for_types(now),
             group_buckets=self._buckets_for_groups(now),
             io_capacity=self.io.capacity(),
             fairness=self.fairness,
+            io_limit=io_limit,
+            io_exempt=exempt,
         )
+
+    def _io_load(self) -> tuple[int, bool]:
+        """Running tasks with disk IO: how many are background ones, and whether any runs."""
+        limited, any_io = 0, False
+        exempt, expected = self.pacer.exempt, self.io.expected
+        for running in self._state.running.values():
+            io = expected(running.claimed)
+            if io.disk_read or io.disk_write:
+                any_io = True
+                if running.claimed.priority > exempt:
+                    limited += 1
+        return limited, any_io
+
+    def after_step(self, ready: bool) -> None:
+        """A dispatch step ended: forget held-back work if nothing is ready; steer the monitor."""
+        if not ready:
+            self._held = ()
+            self._holds = ()
+        if self.io_control.enabled:
+            limited, any_io = self._io_load()
+            waiting = any(d.kind == "io limit" for d in self._held)
+            self.io_control.note_load(limited, any_io, waiting)
 
     def prefilter(self, inputs: Inputs, types: tuple[str, ...]) -> Prefilter:
         """Return what the candidate query can leave out wholesale.
@@ -334,9 +446,17 @@ class AdmissionControl:
             g: b.next_token_at(now) for g, b in inputs.group_buckets.items() if not b.available(now)
         }
         refills = [at for t, at in empty_types.items() if t in types] + list(empty_groups.values())
+        least_urgent = inputs.throttle.least_urgent_allowed(inputs.pressure)
+        holds = [f"domain {d!r} runs {caps.domains[d]}, its cap" for d in sorted(full_domains)]
+        holds += [f"group {g!r} runs its cap" for g in sorted(full_groups)]
+        holds += [f"rate limit of {t}: no token" for t in sorted(empty_types) if t in types]
+        holds += [f"rate limit of group {g!r}: no token" for g in sorted(empty_groups)]
+        if least_urgent < 255:
+            holds.append(f"pressure {inputs.pressure:.2f} holds priorities above {least_urgent}")
+        self._holds = tuple(holds)
         return Prefilter(
             types=kept,
-            least_urgent=inputs.throttle.least_urgent_allowed(inputs.pressure),
+            least_urgent=least_urgent,
             excluded_groups=tuple(sorted({*full_groups, *empty_groups})),
             refill_at=min(refills, default=None),
         )
@@ -346,6 +466,7 @@ class AdmissionControl:
         self._type_buckets.update(selection.type_buckets)
         self._group_buckets.update(selection.group_buckets)
         self._shares = dict(selection.shares)
+        self._held = selection.deferred
 
     # --- internals -----------------------------------------------------------------------
 
@@ -373,3 +494,10 @@ class AdmissionControl:
             if group not in self._group_buckets:
                 self._group_buckets[group] = Bucket.full(limit, now)
         return dict(self._group_buckets)
+
+
+def _count_kinds(deferred: tuple[Deferred, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in deferred:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    return counts

@@ -71,6 +71,7 @@ def assemble(
         preempt_priority=config.preempt_priority,
         progress_interval=config.progress_interval,
     )
+    runner.pacer = gate.pacer
     preemptor = Preemptor(store=store, state=state, runner=runner, registry=registry)
     dispatcher = Dispatcher(
         store=store,

@@ -25,6 +25,7 @@ from taskmill.model.records import TaskHeader
 from taskmill.model.retry import Retry, RetryPolicy
 from taskmill.scheduler.context import Spawner, TaskContext
 from taskmill.scheduler.events import EventBus
+from taskmill.scheduler.pacing import Pacer
 from taskmill.scheduler.progress import ProgressEvents
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.state import RunState
@@ -137,6 +138,8 @@ class Runner:
         state.stop_attempts = self.stop_attempts
         self.spawner: Spawner | None = None
         """Stores the children that executors spawn (set by the scheduler)."""
+        self.pacer: Pacer | None = None
+        """Grants the ``ctx.io`` chunks of running tasks (set by the scheduler)."""
         self.progress = ProgressEvents(bus=bus, clock=clock, interval=progress_interval)
 
     def stop_attempts(self, cancel: list[int], fail: dict[int, str]) -> None:
@@ -175,6 +178,7 @@ class Runner:
             finalizing=claimed.phase == "finalize",
             spawner=self.spawner,
             clock=self._clock.now,
+            pacer=self.pacer,
         )
         running = Running(claimed, task_type, context, now)
         self._state.running[claimed.id] = running

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
+from taskmill.admission.io_limit import IoControl
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
@@ -31,6 +32,12 @@ from taskmill.model.outcomes import Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import PauseState, TaskRecord
 from taskmill.model.timing import seconds
+from taskmill.resources.congestion import (
+    CommitLatency,
+    CongestionMonitor,
+    DiskMonitor,
+    system_sources,
+)
 from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus
@@ -93,11 +100,15 @@ class Scheduler(Visibility):
         progress_interval: Least time between two progress events of one task (seconds,
             > 0): reports are taken once per interval, the latest values of each task that
             reported since the last time; the last values of an attempt are always sent.
-        resource_monitoring: Sample disk and network throughput (psutil, every second) and
-            hold back tasks whose expected IO would not fit (see ``io_budget``).
+        resource_monitoring: Watch the disk and hold background IO back when it congests:
+            sample disk and network throughput (psutil, every second) for IO budgets, and,
+            while tasks with disk IO run or wait, read how congested the disk holding the
+            database is (every ``io_control.interval``) to move an adaptive limit on
+            background IO tasks and pace their ``ctx.io`` files.
         sampler: Where throughput comes from instead of psutil (e.g.
             :class:`~taskmill.resources.CgroupSampler` in a container, or
-            :class:`~taskmill.testing.FakeSampler`); giving one turns monitoring on.
+            :class:`~taskmill.testing.FakeSampler`, which also scripts congestion); giving
+            one turns monitoring on.
         io_budget: Fraction of the observed throughput that running tasks' expected IO may
             fill, on each axis.
         io_window: Seconds of observed throughput that make up the IO budget.
@@ -105,6 +116,9 @@ class Scheduler(Visibility):
             minute after five minutes, up to HIGH); ``None`` (the default) turns aging off.
         fairness: Share the slots between groups by weight (:class:`~taskmill.Fairness`);
             ``None`` (the default) dispatches strictly by priority.
+        io_control: How monitoring keeps background IO from congesting the disk
+            (:class:`~taskmill.IoControl`: which priorities are exempt, the control law,
+            the chunk of ``ctx.io`` files); ``None`` turns the adaptive limit off.
     """
 
     def __init__(
@@ -134,6 +148,7 @@ class Scheduler(Visibility):
         io_window: float = 2.0,
         aging: Aging | None = None,
         fairness: Fairness | None = None,
+        io_control: IoControl | None = IoControl(),  # noqa: B008 - frozen, shared safely
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -155,6 +170,7 @@ class Scheduler(Visibility):
         )
         """The validated options."""
         self._registry = Registry(domains)
+        self._store = _make_store(database, durability, retention)
         if sampler is None and resource_monitoring:
             sampler = PsutilSampler()
         self.admission = AdmissionControl(
@@ -170,9 +186,10 @@ class Scheduler(Visibility):
             io_window=io_window,
             aging=aging,
             fairness=fairness,
+            io_control=io_control,
+            monitor=None if sampler is None else _monitor(sampler, self._store, io_control),
         )
         """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness."""
-        self._store = _make_store(database, durability, retention)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self.metrics = Metrics()
         """Counters, gauges and histograms: ``scheduler.metrics.snapshot()`` (any thread)."""
@@ -337,6 +354,7 @@ class Scheduler(Visibility):
             self._phase = "closed"
             self._bus.close()
             self.metrics.unbind()
+            self.admission.detach()
             if self.admission.io.sampler is not None:
                 self.admission.io.sampler.stop()
             if self._parts is not None:
@@ -568,6 +586,27 @@ class Scheduler(Visibility):
         if self._parts is None:
             raise SchedulerStateError("the scheduler is not open")
         return self._parts
+
+
+def _monitor(
+    sampler: Sampler, store: Store, io_control: IoControl | None
+) -> CongestionMonitor | None:
+    """What reads the disk's congestion (``None``: nothing, the adaptive limit is off).
+
+    The sampler itself if it can (a test double), else the system's sources for the disk
+    that holds the database, and the store's commits.
+    """
+    if io_control is None:
+        return None
+    if isinstance(sampler, CongestionMonitor):
+        return sampler
+    path = None if getattr(store, "memory", False) else getattr(store, "path", None)
+    sources = system_sources(path, floor_ms=io_control.latency_floor_ms)
+    if isinstance(store, SqliteStore) and not store.memory:
+        commits = CommitLatency()
+        store.observe_commits(commits.observe)
+        sources.append(commits)
+    return DiskMonitor(sources, interval=io_control.interval)
 
 
 def _make_store(database: Any, durability: Durability, retention: Retention) -> Store:

@@ -92,9 +92,16 @@ class SqliteStore:
         self._since_prune = 0
         self._claim_types: Collection[str] = ()
         self._claim_types_json = b"[]"
+        self._on_commit: Callable[[float], None] | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
+
+    def observe_commits(self, observer: Callable[[float], None] | None) -> None:
+        """Tell ``observer`` how many seconds each commit takes (on the writer thread)."""
+        self._on_commit = observer
+        if self._writer is not None:
+            self._writer.on_commit = observer
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -111,6 +118,7 @@ class SqliteStore:
             on_close=tasks.checkpoint,
             name=f"taskmill-writer:{self.path.name}",
         )
+        writer.on_commit = self._on_commit
         try:
             await writer.start()
         except BaseException:

@@ -17,6 +17,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -73,6 +74,8 @@ class Writer:
         self._stopped: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        self.on_commit: Callable[[float], None] | None = None
+        """Told how many seconds each commit took (called on the writer thread)."""
 
     # --- called on the event loop ------------------------------------------------------
 
@@ -181,7 +184,13 @@ class Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
             results = _run(conn, batch)
-            conn.execute("COMMIT")
+            on_commit = self.on_commit
+            if on_commit is None:
+                conn.execute("COMMIT")
+            else:
+                began = time.perf_counter()
+                conn.execute("COMMIT")
+                on_commit(time.perf_counter() - began)
         except Exception as exc:
             if conn.in_transaction:
                 conn.rollback()
