@@ -138,19 +138,15 @@ def foreign_main(directory: str, control: Connection) -> None:
             break
         kind, amount = request
         started = time.perf_counter()
-        if kind == "flood":
+        if kind == "flood":  # its files are deleted by cleanup(), outside the probe's window
             with ThreadPoolExecutor(4) as pool:
                 names = [os.path.join(directory, f"foreign-{i}") for i in range(amount)]
                 list(pool.map(_foreign_write, names))
-            for name in names:
-                os.unlink(name)
         else:  # a storm of small fsynced writes for `amount` seconds
             stop = time.perf_counter() + amount
             with ThreadPoolExecutor(48) as pool:
                 names = [os.path.join(directory, f"storm-{i}") for i in range(48)]
                 list(pool.map(_storm, names, [stop] * len(names)))
-            for name in names:
-                os.unlink(name)
         control.send(time.perf_counter() - started)
 
 
@@ -206,9 +202,14 @@ class Probe(Worker):
 class Phase:
     name: str
     samples: list[float] = field(default_factory=list)
+    p99s: list[float] = field(default_factory=list)  # of each run, to see outliers
     totals: list[float] = field(default_factory=list)
     limits: list[int] = field(default_factory=list)  # the IO limit, every 50 ms
     rates: list[float] = field(default_factory=list)  # taskmill MB/s during the phase
+
+    def add(self, samples: list[float]) -> None:
+        self.samples += samples
+        self.p99s.append(describe(samples)[1])
 
 
 class LimitTrace:
@@ -246,7 +247,6 @@ async def run_flood(
         await scheduler.wait_idle()
         elapsed = time.perf_counter() - started
         limits = trace.stop()
-    cleanup(directory, database)
     return elapsed, limits
 
 
@@ -271,19 +271,14 @@ async def run_beside_foreign(
         written = (WRITTEN[0] - before) * MIB
         limits = trace.stop()
         await scheduler.wait_idle()
-    cleanup(directory, database)
     return samples, elapsed, limits, written / 1e6 / elapsed
 
 
-def cleanup(directory: Path, database: Path | None = None) -> None:
-    """Delete the flood's files (outside the probe's window) and let the disk settle."""
-    for path in directory.glob("w*"):
-        path.unlink()
-    for path in directory.glob("b*"):
-        path.unlink()
-    if database is not None:
-        for suffix in ("", "-wal", "-shm", ".lock", ".probe"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+def cleanup(directory: Path) -> None:
+    """Delete a phase's files, databases included (outside the probe's window), and sync."""
+    for path in directory.iterdir():
+        if path.name != "probe":
+            path.unlink()
     os.sync()
 
 
@@ -394,13 +389,13 @@ async def main() -> None:
                         elapsed = await asyncio.get_running_loop().run_in_executor(
                             None, foreign.conn.recv
                         )
-                        phase.samples += probe.stop()
+                        phase.add(probe.stop())
                         phase.totals.append(elapsed)
                     elif phase is beside:
                         samples, elapsed, limits, rate = await run_beside_foreign(
                             directory, foreign, probe, args.tasks, args.mib, tag
                         )
-                        phase.samples += samples
+                        phase.add(samples)
                         phase.totals.append(elapsed)
                         phase.limits += limits
                         phase.rates.append(rate)
@@ -414,7 +409,7 @@ async def main() -> None:
                             kind="raw" if phase is not paced else "paced",
                             monitoring=phase is not off,
                         )
-                        phase.samples += probe.stop()
+                        phase.add(probe.stop())
                         phase.totals.append(elapsed)
                         phase.limits += limits
                         phase.rates.append(args.tasks * args.mib * MIB / 1e6 / elapsed)
@@ -453,6 +448,9 @@ async def main() -> None:
     def total(phase: Phase) -> float:
         return statistics.median(phase.totals)
 
+    print("p99 of each run (ms): " + "; ".join(
+        f"{p.name.split()[0]} " + " ".join(f"{v:.0f}" for v in p.p99s) for p in phases
+    ))  # fmt: skip
     print("\ntargets (same-run baselines):")
     ratio = p99(paced) / idle_p99
     print(f"  (c) ctx.io: p99 {ratio:.2f}x idle (<= 3: {verdict(ratio <= 3)}), "

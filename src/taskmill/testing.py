@@ -199,6 +199,8 @@ class FakeSampler:
     def congest(self, level: float = 2.0, *, source: str = "fake disk") -> None:
         """Give the scheduler one congestion reading at ``level`` (1.0 and above: congested).
 
+        The reading is a latency of ``level`` ms against a target of 1 ms.
+
         The reading applies at once, on the scheduler's clock (move a
         :class:`FakeClock` between readings to script time).
 
@@ -207,7 +209,7 @@ class FakeSampler:
         """
         if self._listener is None:
             raise RuntimeError("no open scheduler takes congestion readings from this sampler")
-        reading = Reading(source, float(level), 1.0, unit="level")
+        reading = Reading(source, float(level), 1.0)
         self.latest_congestion = Congestion.of([reading])
         self._listener(self.latest_congestion)
 

@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from taskmill.model.io import NO_IO, IoBudget
@@ -93,6 +93,15 @@ METRICS = (
                ("source",), "taskmill.pressure.source", "1"),
     MetricInfo("taskmill_paused", "gauge", "1 while the whole scheduler is paused.", (),
                "taskmill.paused", "1"),
+    MetricInfo("taskmill_io_limit", "gauge",
+               "Background disk-IO tasks the adaptive IO limit lets run (sampled).", (),
+               "taskmill.io.limit", "{task}"),
+    MetricInfo("taskmill_io_congestion", "gauge",
+               "Congestion level of the disk, 1 and above congested (sampled).", (),
+               "taskmill.io.congestion", "1"),
+    MetricInfo("taskmill_waiting", "gauge",
+               "Ready tasks held back at the latest dispatch step, by reason (sampled).",
+               ("reason",), "taskmill.tasks.waiting", "{task}"),
 )  # fmt: skip
 """Every metric taskmill exports, in the order exporters list them."""
 
@@ -227,11 +236,18 @@ class _TypeMetrics:
 
 @dataclass(frozen=True, slots=True)
 class Sampled:
-    """Gauges read on the event loop: active tasks by status, pressure and its sources."""
+    """Gauges read on the event loop.
+
+    Active tasks by status, pressure and its sources, the adaptive IO limit and the disk's
+    congestion level (``None`` without them), and held-back tasks by kind of reason.
+    """
 
     tasks: dict[str, int]
     pressure: float
     sources: dict[str, float]
+    io_limit: int | None = None
+    congestion: float | None = None
+    waiting: dict[str, int] = field(default_factory=dict)
 
 
 class Metrics:
@@ -370,6 +386,14 @@ class Metrics:
         gauges += [
             Sample("taskmill_pressure_source", {"source": name}, value)
             for name, value in sampled.sources.items()
+        ]
+        if sampled.io_limit is not None:
+            gauges.append(Sample("taskmill_io_limit", {}, sampled.io_limit))
+        if sampled.congestion is not None:
+            gauges.append(Sample("taskmill_io_congestion", {}, sampled.congestion))
+        gauges += [
+            Sample("taskmill_waiting", {"reason": reason}, count)
+            for reason, count in sorted(sampled.waiting.items())
         ]
         running, max_concurrency, paused = (0, 0, False) if source is None else source.live()
         gauges += [

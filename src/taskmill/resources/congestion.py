@@ -167,6 +167,7 @@ class DeviceLatency:
         floor_ms: The least target, in milliseconds.
         factor: How many times its quiet latency the device may take.
         path: The statistics file (a test can give a captured one).
+        clock: Seconds of a monotonic clock (a test can give its own).
     """
 
     def __init__(
@@ -176,9 +177,11 @@ class DeviceLatency:
         floor_ms: float = 0.5,
         factor: float = 4.0,
         path: Path = linux.DISKSTATS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.device = device
         self._path = path
+        self._clock = clock
         self._baseline = _Baseline(floor_ms, factor)
         self._before: tuple[float, linux.DiskCounters] | None = None
 
@@ -187,7 +190,7 @@ class DeviceLatency:
 
     def _counters(self) -> tuple[float, linux.DiskCounters] | None:
         counters = linux.parse_diskstats(self._path.read_text(), self.device)
-        return None if counters is None else (time.monotonic(), counters)
+        return None if counters is None else (self._clock(), counters)
 
     def reset(self) -> None:
         """Take the counters the next reading is measured from."""
@@ -279,23 +282,30 @@ class StallShare:
         target: The share at which the disk counts as congested.
         decides: Whether the share counts toward congestion or is only shown.
         path: The pressure file (a test can give a captured one).
+        clock: Seconds of a monotonic clock (a test can give its own).
     """
 
     def __init__(
-        self, *, target: float = 0.5, decides: bool = True, path: Path = linux.PSI_IO
+        self,
+        *,
+        target: float = 0.5,
+        decides: bool = True,
+        path: Path = linux.PSI_IO,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < target <= 1:
             raise ConfigurationError(f"a stall share target must be in (0, 1], got {target!r}")
         self.target = target
         self.decides = decides
         self._path = path
+        self._clock = clock
         self._before: tuple[float, int] | None = None
 
     def __repr__(self) -> str:
         return f"StallShare(target={self.target}, decides={self.decides})"
 
     def _counters(self) -> tuple[float, int]:
-        return time.monotonic(), linux.parse_psi(self._path.read_text()).some
+        return self._clock(), linux.parse_psi(self._path.read_text()).some
 
     def reset(self) -> None:
         """Take the counters the next reading is measured from."""

@@ -329,9 +329,16 @@ class AdmissionControl:
             group_shares=dict(self._shares),
             io_limit=self.io_control.state(),
             waiting=self._waiting_reasons(),
-            waiting_by=_count_kinds(self._held),
+            waiting_by=self.waiting_by(),
             holds=self._holds,
         )
+
+    def waiting_by(self) -> dict[str, int]:
+        """How many ready tasks the latest dispatch step held back, by kind of reason."""
+        counts: dict[str, int] = {}
+        for deferred in self._held:
+            counts[deferred.kind] = counts.get(deferred.kind, 0) + 1
+        return counts
 
     def _waiting_reasons(self) -> dict[int, str]:
         io = self.io_control
@@ -494,10 +501,3 @@ class AdmissionControl:
             if group not in self._group_buckets:
                 self._group_buckets[group] = Bucket.full(limit, now)
         return dict(self._group_buckets)
-
-
-def _count_kinds(deferred: tuple[Deferred, ...]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in deferred:
-        counts[d.kind] = counts.get(d.kind, 0) + 1
-    return counts

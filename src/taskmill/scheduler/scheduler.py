@@ -286,7 +286,16 @@ class Scheduler(Visibility):
     async def _sample_gauges(self) -> Sampled:
         counts = await self._store.count_by_status()
         pressure, sources = self.admission.pressure()
-        return Sampled({str(status): n for status, n in sorted(counts.items())}, pressure, sources)
+        io = self.admission.io_control
+        latest = io.latest
+        return Sampled(
+            {str(status): n for status, n in sorted(counts.items())},
+            pressure,
+            sources,
+            io.limit,
+            None if latest is None else latest.level,
+            self.admission.waiting_by(),
+        )
 
     def _live_gauges(self) -> tuple[int, int, bool]:
         parts = self._parts

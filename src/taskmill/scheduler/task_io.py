@@ -87,10 +87,7 @@ class Flusher:
     """
 
     def __init__(
-        self,
-        fd: int,
-        chunk: int,
-        ranged: Callable[[int, int, int, int], None] | None = sync_file_range,
+        self, fd: int, chunk: int, ranged: Callable[[int, int, int, int], None] | None
     ) -> None:
         self.fd = fd
         self.chunk = chunk
@@ -163,7 +160,9 @@ class PacedFile(io.FileIO):
         super().__init__(path, mode)
         self._task_io = task_io
         self._chunk = task_io.chunk
-        self._flusher = Flusher(self.fileno(), self._chunk) if self.writable() else None
+        self._flusher = (
+            Flusher(self.fileno(), self._chunk, sync_file_range) if self.writable() else None
+        )
 
     @property
     def flushes(self) -> int:
@@ -182,6 +181,21 @@ class PacedFile(io.FileIO):
             end = self.tell()
             self._flusher.wrote(end - written, end)
         return written
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read up to ``size`` bytes (all that is left with -1), a chunk at a time."""
+        if size is None or size < 0:
+            return self.readall()
+        buffer = bytearray(min(size, self._chunk))
+        count = self.readinto(buffer)
+        return bytes(buffer[:count])
+
+    def readall(self) -> bytes:
+        """Read everything that is left, a chunk at a time."""
+        parts = []
+        while chunk := self.read(self._chunk):
+            parts.append(chunk)
+        return b"".join(parts)
 
     def readinto(self, buffer: Any) -> int:
         """Read up to one chunk into ``buffer`` once the pacer grants it."""
