@@ -50,8 +50,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from taskmill import Domain, IoBudget, Priority, Scheduler, Submission, TaskContext
-from taskmill.resources import DiskPressure, PsutilSampler
-from taskmill.resources.congestion import DiskMonitor, system_sources
+from taskmill.resources import (
+    Congestion,
+    DiskMonitor,
+    DiskPressure,
+    PsutilSampler,
+    system_sources,
+)
 
 MIB = 1 << 20
 PROBE_PERIOD = 0.010
@@ -285,9 +290,15 @@ def cleanup(directory: Path) -> None:
 def read_storm(directory: Path, foreign: Worker, probe: Probe, seconds: float) -> dict[str, float]:
     """Read the congestion monitor and a throughput-based pressure during a storm, and idle."""
     readings: list[tuple[str, float]] = []
+    stalls: list[tuple[str, float]] = []  # PSI, shown beside the deciding source
     phase = "idle"
+
+    def take(congestion: Congestion) -> None:
+        readings.append((phase, congestion.level))
+        stalls.extend((phase, r.value) for r in congestion.readings if r.source == "psi")
+
     monitor = DiskMonitor(system_sources(directory / "storm.db"))
-    monitor.listen(lambda c: readings.append((phase, c.level)))
+    monitor.listen(take)
     sampler = PsutilSampler(interval=0.25)
     sampler.start()
     pressure = DiskPressure(sampler)
@@ -331,6 +342,8 @@ def read_storm(directory: Path, foreign: Worker, probe: Probe, seconds: float) -
         "congested storm": share("storm"),
         "pressure idle": mean(pressures, "idle"),
         "pressure storm": mean(pressures, "storm"),
+        "psi idle": mean(stalls, "idle"),
+        "psi storm": mean(stalls, "storm"),
     }
 
 
@@ -471,8 +484,10 @@ async def main() -> None:
           f"{storm['p50']:.2f} / p99 {storm['p99']:.2f} ms ({storm['p99'] / idle_p99:.1f}x idle); "
           f"congestion level {storm['level idle']:.2f} idle -> {storm['level storm']:.2f} storm "
           f"(readings congested: {storm['congested idle']:.0%} -> {storm['congested storm']:.0%}, "
-          f"sees it: {verdict(storm['congested storm'] >= 0.5)}); throughput DiskPressure "
-          f"{storm['pressure idle']:.2f} -> {storm['pressure storm']:.2f}")  # fmt: skip
+          f"sees it: {verdict(storm['congested storm'] >= 0.5)}); PSI some (shown, not "
+          f"deciding) {storm['psi idle']:.0%} -> {storm['psi storm']:.0%}; throughput "
+          f"DiskPressure {storm['pressure idle']:.2f} -> "
+          f"{storm['pressure storm']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

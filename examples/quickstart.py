@@ -26,7 +26,9 @@ async def make_thumbnail(thumb: Thumbnail, ctx: TaskContext) -> None:
 
 
 async def main() -> None:
-    async with Scheduler("tasks.db", domains=[media], max_concurrency=8) as scheduler:
+    async with Scheduler(
+        "tasks.db", domains=[media], max_concurrency=8, resource_monitoring=True
+    ) as scheduler:
         outcome = await scheduler.domain(media).submit(Thumbnail("/photos/img.jpg", 256))
         await scheduler.wait_idle()
         [record] = await scheduler.get_history(outcome.id)

@@ -116,6 +116,14 @@ def test_the_floor_keeps_a_fast_quiet_disk_from_calling_everything_congested() -
     assert (reading.value, reading.target, reading.level < 1) == (0.4, 0.5, True)
 
 
+def test_a_deep_queue_of_fast_ios_is_congested() -> None:
+    """A storm of small fsyncs: 9500 IOs of 0.2 ms in 100 ms keep 19 in flight: congested."""
+    source = DeviceLatency("vda")
+    storm = source.reading((0.0, counters(0, 0)), (0.1, counters(9500, 1900)))
+    assert (storm.unit, storm.value, storm.target, storm.level) == ("ios", 19.0, 8.0, 2.375)
+    assert storm.describe() == "device vda 19.0 IOs in flight (target 8)"
+
+
 def test_device_latency_reads_the_statistics_file(tmp_path: Path) -> None:
     """read() measures from the counters reset() took, on the clock it was given."""
     stats, clock = tmp_path / "diskstats", Ticks()

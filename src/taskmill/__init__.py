@@ -94,9 +94,10 @@ from taskmill.model.retry import PermanentError, Retry, RetryPolicy
 from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 from taskmill.model.timing import TtlFrom
+from taskmill.scheduler.admission_state import AdmissionState
 from taskmill.scheduler.context import CancelToken, ProgressReporter, TaskContext
 from taskmill.scheduler.events import EventFilter, Subscription
-from taskmill.scheduler.gate import AdmissionControl, AdmissionState, PressureSource
+from taskmill.scheduler.gate import AdmissionControl, PressureSource
 from taskmill.scheduler.io_control import IoLimitState
 from taskmill.scheduler.scheduler import Scheduler
 from taskmill.scheduler.snapshot import RunningTask, Snapshot

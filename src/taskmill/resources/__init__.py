@@ -3,15 +3,14 @@
 from taskmill.resources.congestion import (
     CommitLatency,
     Congestion,
-    CongestionMonitor,
     CongestionSource,
     DeviceLatency,
-    DiskMonitor,
     DiskTimes,
     Reading,
     StallShare,
     system_sources,
 )
+from taskmill.resources.monitor import CongestionMonitor, DiskMonitor
 from taskmill.resources.pressure import (
     BatteryPressure,
     DiskPressure,

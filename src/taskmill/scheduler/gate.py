@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
@@ -22,12 +22,12 @@ from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import Bucket, RateLimit
 from taskmill.domain import Domain, check_group
 from taskmill.model.errors import ConfigurationError
-from taskmill.model.io import NO_IO, IoBudget
-from taskmill.model.jsonable import json_dict
-from taskmill.resources.congestion import CongestionMonitor
+from taskmill.model.io import NO_IO
+from taskmill.resources.monitor import CongestionMonitor
 from taskmill.resources.sampler import Sampler
+from taskmill.scheduler.admission_state import AdmissionState
 from taskmill.scheduler.context import DEFAULT_CHUNK
-from taskmill.scheduler.io_control import IoController, IoLimitState
+from taskmill.scheduler.io_control import IoController
 from taskmill.scheduler.io_ledger import IoLedger
 from taskmill.scheduler.pacing import Pacer
 from taskmill.scheduler.registry import Registry
@@ -55,76 +55,6 @@ class PressureSource(Protocol):
 
 
 PressureLike = PressureSource | Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class AdmissionState:
-    """Admission as it stands (a frozen snapshot).
-
-    Attributes:
-        pressure: The composite pressure: the highest of the sources.
-        breakdown: Each source's pressure, by name.
-        max_concurrency: The global cap.
-        domain_limits: Caps by domain.
-        group_limits: Caps by group.
-        default_group_limit: The cap of groups without their own.
-        tokens: Tokens available now, by rate-limited task type or ``group:<name>``.
-        io_capacity: Bytes that may be in flight per axis (``None``: IO budgets are off).
-        io_in_flight: Expected IO of the running tasks, declared or learned.
-        learned_io: Mean recorded IO by task type, used for types that declare none.
-        group_shares: With fair scheduling, the slots each group was to hold at the latest
-            dispatch step (``""``: tasks without a group).
-        io_limit: The adaptive limit on background IO and the disk's congestion that moves
-            it (``None``: no adaptive limit, i.e. no resource monitoring).
-        waiting: Why each ready task that the latest dispatch step looked at was held back,
-            by task id (e.g. ``"IO limit 2: disk congested: device vda latency 9.1 ms
-            (target 1.0 ms)"``).
-        waiting_by: How many of those wait for each kind of reason (``"cap"``,
-            ``"pressure"``, ``"io budget"``, ``"io limit"``, ``"rate limit"``, ``"slot"``).
-        holds: Whole scopes that step did not look at, and why (a domain or group at its
-            cap, priorities held by pressure, rate limits without tokens).
-    """
-
-    pressure: float
-    breakdown: dict[str, float]
-    max_concurrency: int
-    domain_limits: dict[str, int]
-    group_limits: dict[str, int]
-    default_group_limit: int | None
-    tokens: dict[str, float] = field(default_factory=dict)
-    io_capacity: IoBudget | None = None
-    io_in_flight: IoBudget = NO_IO
-    learned_io: dict[str, IoBudget] = field(default_factory=dict)
-    group_shares: dict[str, int] = field(default_factory=dict)
-    io_limit: IoLimitState | None = None
-    waiting: dict[int, str] = field(default_factory=dict)
-    waiting_by: dict[str, int] = field(default_factory=dict)
-    holds: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the snapshot as JSON-serializable builtins."""
-        return json_dict(self)
-
-    def summary(self) -> str:
-        """Why work waits, in one line, e.g. ``"3 tasks wait for the IO limit (...)"``."""
-        parts = []
-        for kind, count in sorted(self.waiting_by.items(), key=lambda kv: -kv[1]):
-            what = f"{count} task{'s' if count != 1 else ''} wait for {_KIND_WORDS[kind]}"
-            if kind == "io limit" and self.io_limit is not None:
-                what += f" ({self.io_limit.reason})"
-            parts.append(what)
-        parts.extend(self.holds)
-        return "; ".join(parts) if parts else "nothing is held back"
-
-
-_KIND_WORDS: dict[str, str] = {
-    "slot": "a free slot",
-    "cap": "a concurrency cap",
-    "pressure": "pressure to ease",
-    "io budget": "the IO budget",
-    "io limit": "the IO limit",
-    "rate limit": "a rate limit",
-}
 
 
 def _check_limit(value: object, what: str) -> int | None:

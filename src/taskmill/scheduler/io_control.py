@@ -18,8 +18,12 @@ from typing import Any
 
 from taskmill.admission.io_limit import IoControl, IoLimit, observe
 from taskmill.model.jsonable import json_dict
-from taskmill.resources.congestion import Congestion, CongestionMonitor, Reading
+from taskmill.resources.congestion import CommitLatency, Congestion, Reading, system_sources
+from taskmill.resources.monitor import CongestionMonitor, DiskMonitor
+from taskmill.resources.sampler import Sampler
 from taskmill.scheduler.pacing import Pacer
+from taskmill.store.protocol import Store
+from taskmill.store.sqlite import SqliteStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +192,24 @@ class IoController:
             watching=self.watching,
             paced_waiting=self.pacer.waiting,
         )
+
+
+def monitor_for(
+    sampler: Sampler, store: Store, io_control: IoControl | None
+) -> CongestionMonitor | None:
+    """What reads the disk's congestion (``None``: nothing, the adaptive limit is off).
+
+    The sampler itself if it can (a test double), else the system's sources for the disk
+    that holds the database, and the store's commits.
+    """
+    if io_control is None:
+        return None
+    if isinstance(sampler, CongestionMonitor):
+        return sampler
+    path = None if getattr(store, "memory", False) else getattr(store, "path", None)
+    sources = system_sources(path, floor_ms=io_control.latency_floor_ms)
+    if isinstance(store, SqliteStore) and not store.memory:
+        commits = CommitLatency()
+        store.observe_commits(commits.observe)
+        sources.append(commits)
+    return DiskMonitor(sources, interval=io_control.interval)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
@@ -32,16 +32,11 @@ from taskmill.model.outcomes import Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority, check_priority
 from taskmill.model.records import PauseState, TaskRecord
 from taskmill.model.timing import seconds
-from taskmill.resources.congestion import (
-    CommitLatency,
-    CongestionMonitor,
-    DiskMonitor,
-    system_sources,
-)
 from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
+from taskmill.scheduler.io_control import monitor_for
 from taskmill.scheduler.parts import Parts, assemble
 from taskmill.scheduler.queries import Queries, tag_text
 from taskmill.scheduler.registry import Registry
@@ -49,9 +44,8 @@ from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.state import RunState
 from taskmill.scheduler.submission import DomainHandle, Limits, Spawning, Submitter
 from taskmill.scheduler.visibility import Visibility
-from taskmill.store.memory import MemoryStore
+from taskmill.store import make_store
 from taskmill.store.protocol import NewSchedule, NewTask, Store, TagSelector
-from taskmill.store.sqlite import SqliteStore
 
 logger = logging.getLogger("taskmill")
 
@@ -170,7 +164,7 @@ class Scheduler(Visibility):
         )
         """The validated options."""
         self._registry = Registry(domains)
-        self._store = _make_store(database, durability, retention)
+        self._store = make_store(database, durability, retention)
         if sampler is None and resource_monitoring:
             sampler = PsutilSampler()
         self.admission = AdmissionControl(
@@ -187,7 +181,7 @@ class Scheduler(Visibility):
             aging=aging,
             fairness=fairness,
             io_control=io_control,
-            monitor=None if sampler is None else _monitor(sampler, self._store, io_control),
+            monitor=None if sampler is None else monitor_for(sampler, self._store, io_control),
         )
         """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness."""
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -595,39 +589,6 @@ class Scheduler(Visibility):
         if self._parts is None:
             raise SchedulerStateError("the scheduler is not open")
         return self._parts
-
-
-def _monitor(
-    sampler: Sampler, store: Store, io_control: IoControl | None
-) -> CongestionMonitor | None:
-    """What reads the disk's congestion (``None``: nothing, the adaptive limit is off).
-
-    The sampler itself if it can (a test double), else the system's sources for the disk
-    that holds the database, and the store's commits.
-    """
-    if io_control is None:
-        return None
-    if isinstance(sampler, CongestionMonitor):
-        return sampler
-    path = None if getattr(store, "memory", False) else getattr(store, "path", None)
-    sources = system_sources(path, floor_ms=io_control.latency_floor_ms)
-    if isinstance(store, SqliteStore) and not store.memory:
-        commits = CommitLatency()
-        store.observe_commits(commits.observe)
-        sources.append(commits)
-    return DiskMonitor(sources, interval=io_control.interval)
-
-
-def _make_store(database: Any, durability: Durability, retention: Retention) -> Store:
-    if isinstance(database, str | os.PathLike):
-        if os.fspath(database) == ":memory:":
-            return MemoryStore(retention=retention)
-        return SqliteStore(database, durability=durability, retention=retention)
-    if all(hasattr(database, name) for name in ("open", "claim", "settle", "submit")):
-        return database  # type: ignore[no-any-return]
-    raise ConfigurationError(
-        f"database must be a path, ':memory:' or a taskmill Store, got {database!r}"
-    )
 
 
 def _tag_value(value: object) -> str | None:

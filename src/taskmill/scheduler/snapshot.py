@@ -8,8 +8,8 @@ from typing import Any
 
 from taskmill.model.jsonable import json_dict
 from taskmill.model.records import PauseState, ScheduleRecord, TaskHeader
+from taskmill.scheduler.admission_state import AdmissionState
 from taskmill.scheduler.estimates import Durations, estimate
-from taskmill.scheduler.gate import AdmissionState
 from taskmill.scheduler.runner import Running
 
 
