@@ -464,6 +464,9 @@ async def main() -> None:
     print("p99 of each run (ms): " + "; ".join(
         f"{p.name.split()[0]} " + " ".join(f"{v:.0f}" for v in p.p99s) for p in phases
     ))  # fmt: skip
+    print("time of each run (s): " + "; ".join(
+        f"{p.name.split()[0]} " + " ".join(f"{v:.1f}" for v in p.totals) for p in phases
+    ))  # fmt: skip
     print("\ntargets (same-run baselines):")
     ratio = p99(paced) / idle_p99
     print(f"  (c) ctx.io: p99 {ratio:.2f}x idle (<= 3: {verdict(ratio <= 3)}), "

@@ -88,7 +88,7 @@ async def test_background_io_starts_one_at_a_time_and_grows_while_the_disk_is_cl
 
 
 async def test_congestion_halves_the_limit_and_new_work_waits(clock: FakeClock) -> None:
-    """At limit 4 a congested reading halves it to 2: the four running go on, none start."""
+    """Congested at limit 4: the limit halves to 2, none start, ctx.io is paced till clean."""
     w, sampler = Writers(), FakeSampler()
     async with scheduler_for(w, sampler, clock) as scheduler:
         await scheduler.domain(w.domain).submit_many([Job(f"w{i}") for i in range(6)])
@@ -100,8 +100,10 @@ async def test_congestion_halves_the_limit_and_new_work_waits(clock: FakeClock) 
         clock.advance(0.125)
         sampler.congest(3.0)
         state = scheduler.admission.state()
+        paced_while_congested = scheduler.admission.pacer.rate is not None
         await clean_second(sampler, clock)  # a clean second at limit 2 with 4 running: no growth
         assert (w.running, len(w.started)) == (4, 4)
+        assert (paced_while_congested, scheduler.admission.pacer.rate) == (True, None)
         w.release.set()
         await scheduler.wait_idle()
     assert state.io_limit is not None

@@ -6,12 +6,15 @@ If a change makes ordinary use of taskmill fail to type-check, mypy fails on thi
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 import msgspec
 
 from taskmill import (
+    AdmissionState,
+    Aimd,
     Completed,
     Domain,
     DomainHandle,
@@ -20,6 +23,8 @@ from taskmill import (
     HistoryRecord,
     Inserted,
     IoBudget,
+    IoControl,
+    IoLimitState,
     Priority,
     Retention,
     Retry,
@@ -33,7 +38,7 @@ from taskmill import (
     TaskStatus,
     Upgraded,
 )
-from taskmill.testing import FakeClock, run_until_idle
+from taskmill.testing import FakeClock, FakeSampler, run_until_idle
 
 media = Domain("media", priority=Priority.BACKGROUND, retry=RetryPolicy.fixed(1.0))
 
@@ -46,6 +51,14 @@ class Thumbnail:
 
 class Upload(msgspec.Struct):
     url: str
+
+
+class Export(msgspec.Struct):
+    path: str
+
+
+class Archive(msgspec.Struct):
+    path: str
 
 
 @media.task("thumbnail", key=lambda t: t.path, expected_io=IoBudget.disk(read=4096))
@@ -97,6 +110,47 @@ async def use() -> None:
         typed: Event = event
         if isinstance(event, Completed):
             print(event.task.id, event.duration, event.actual_io.disk_read, typed.to_dict())
+
+
+@media.task("export", expected_io=IoBudget.disk(write=64 << 20))
+def export(job: Export, ctx: TaskContext) -> None:
+    with ctx.io.open(job.path, "wb") as f:
+        written: int = f.write(b"data")
+        f.flush()
+        os.fsync(f.fileno())
+    with ctx.io.open(job.path, encoding="utf-8") as text:
+        line: str = text.readline()
+    copied: int = ctx.io.copy(job.path, job.path + ".bak")
+    print(written, line, copied)
+
+
+@media.task("archive")
+async def archive(job: Archive, ctx: TaskContext) -> None:
+    async with ctx.io.open_async(job.path, "wb") as f:
+        await f.write(b"data")
+    copied: int = await ctx.io.copy_async(job.path, job.path + ".bak", progress=False)
+    print(copied)
+
+
+async def use_io_control() -> None:
+    sampler = FakeSampler(disk_write=100_000_000)
+    scheduler = Scheduler(
+        "tasks.db",
+        domains=[media],
+        sampler=sampler,
+        io_control=IoControl(exempt=Priority.NORMAL, aimd=Aimd(start=2), chunk=1 << 20),
+    )
+    async with scheduler:
+        sampler.congest(3.0)
+        state: AdmissionState = scheduler.admission.state()
+        limit: IoLimitState | None = state.io_limit
+        if limit is not None:
+            print(
+                limit.limit, limit.congested, limit.reason, [r.describe() for r in limit.readings]
+            )
+        reasons: dict[int, str] = state.waiting
+        print(reasons, state.summary())
+    Scheduler("tasks.db", resource_monitoring=True, io_control=None)
 
 
 if __name__ == "__main__":

@@ -172,15 +172,15 @@ class PacedFile(io.FileIO):
     def write(self, data: Any) -> int:
         """Write up to one chunk of ``data`` once the pacer grants it; return bytes written."""
         view = memoryview(data).cast("B")[: self._chunk]
+        # The grant covers the flush too: a chunk is in flight until its writeback is.
         with self._task_io.grant(len(view)):
             written = super().write(view)
-        if not written:
-            return written or 0
-        self._task_io.wrote(written)
-        if self._flusher is not None:
-            end = self.tell()
-            self._flusher.wrote(end - written, end)
-        return written
+            if written and self._flusher is not None:
+                end = self.tell()
+                self._flusher.wrote(end - written, end)
+        if written:
+            self._task_io.wrote(written)
+        return written or 0
 
     def read(self, size: int | None = -1) -> bytes:
         """Read up to ``size`` bytes (all that is left with -1), a chunk at a time."""
