@@ -24,6 +24,9 @@ from dataclasses import dataclass, field, replace
 
 from taskmill.model.errors import ConfigurationError
 
+DEFAULT_CHUNK = 512 * 1024
+"""Bytes a ``ctx.io`` file writes between two flushes, unless ``IoControl.chunk`` says."""
+
 
 @dataclass(frozen=True, slots=True)
 class Aimd:
@@ -134,7 +137,7 @@ class IoControl:
     exempt: int = 64
     aimd: Aimd = field(default_factory=Aimd)
     interval: float = 0.1
-    chunk: int = 512 * 1024
+    chunk: int = DEFAULT_CHUNK
     latency_floor_ms: float = 0.5
 
     def __post_init__(self) -> None:

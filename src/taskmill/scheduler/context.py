@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskmill.admission.io_limit import DEFAULT_CHUNK
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import IoBudget, check_bytes
 from taskmill.model.outcomes import SubmitOutcome
@@ -19,7 +20,6 @@ from taskmill.scheduler.task_io import TaskIo
 if TYPE_CHECKING:
     from taskmill.scheduler.pacing import Pacer
 
-DEFAULT_CHUNK = 512 * 1024
 
 _token_lock = threading.Lock()
 

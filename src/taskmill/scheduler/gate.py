@@ -23,10 +23,10 @@ from taskmill.admission.tokens import Bucket, RateLimit
 from taskmill.domain import Domain, check_group
 from taskmill.model.errors import ConfigurationError
 from taskmill.model.io import NO_IO
+from taskmill.model.priority import MAX_PRIORITY
 from taskmill.resources.monitor import CongestionMonitor
 from taskmill.resources.sampler import Sampler
 from taskmill.scheduler.admission_state import AdmissionState
-from taskmill.scheduler.context import DEFAULT_CHUNK
 from taskmill.scheduler.io_control import IoController
 from taskmill.scheduler.io_ledger import IoLedger
 from taskmill.scheduler.pacing import Pacer
@@ -101,7 +101,7 @@ class AdmissionControl:
             )
         settings = io_control or IoControl()
         self.pacer = Pacer(
-            chunk=settings.chunk if io_control else DEFAULT_CHUNK,
+            chunk=settings.chunk,
             interval=settings.interval,
             exempt=settings.exempt,
         )
@@ -311,7 +311,6 @@ class AdmissionControl:
         if self.io.enabled:
             io = self.io.in_flight(r.claimed for r in self._state.running.values())
         io_limit = self.io_control.limit
-        exempt = self.pacer.exempt
         return Inputs(
             now=now,
             caps=Caps(
@@ -334,7 +333,7 @@ class AdmissionControl:
             io_capacity=self.io.capacity(),
             fairness=self.fairness,
             io_limit=io_limit,
-            io_exempt=exempt,
+            io_exempt=self.pacer.exempt,
         )
 
     def _io_load(self) -> tuple[int, bool]:
@@ -388,7 +387,7 @@ class AdmissionControl:
         holds += [f"group {g!r} runs its cap" for g in sorted(full_groups)]
         holds += [f"rate limit of {t}: no token" for t in sorted(empty_types) if t in types]
         holds += [f"rate limit of group {g!r}: no token" for g in sorted(empty_groups)]
-        if least_urgent < 255:
+        if least_urgent < MAX_PRIORITY:
             holds.append(f"pressure {inputs.pressure:.2f} holds priorities above {least_urgent}")
         self._holds = tuple(holds)
         return Prefilter(

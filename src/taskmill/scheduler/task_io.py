@@ -24,6 +24,7 @@ them. None of this makes data durable: call ``os.fsync`` as you would without ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import functools
 import io
@@ -31,6 +32,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -237,13 +239,13 @@ class TaskIo:
         self.chunk = chunk
         """Bytes moved between two flushes (and per pacing grant)."""
 
-    def grant(self, nbytes: int) -> Any:
+    def grant(self, nbytes: int) -> AbstractContextManager[None]:
         """Wait for the pacer's grant of one chunk (a context manager)."""
         context = self._context
         context.cancel_token.raise_if_cancelled()
         pacer = self._pacer
         if pacer is None:
-            return _NO_GRANT
+            return _NO_GRANT  # no scheduler: nothing to wait for
         return pacer.grant(nbytes, context.priority, context.cancel_token)
 
     def wrote(self, nbytes: int) -> None:
@@ -401,15 +403,7 @@ async def _in_thread(call: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
-class _NoGrant:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_GRANT = _NoGrant()
+_NO_GRANT: AbstractContextManager[None] = contextlib.nullcontext()
 
 
 def _split_mode(mode: str) -> tuple[bool, str]:
