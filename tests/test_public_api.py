@@ -117,6 +117,7 @@ EXPECTED = [
     "Upgraded",
     "Waiting",
     "WrongDomainError",
+    "WrongThreadError",
     "__version__",
 ]
 

@@ -46,6 +46,7 @@ from taskmill.model.errors import (
     TaskNotFoundError,
     UnknownTaskTypeError,
     WrongDomainError,
+    WrongThreadError,
 )
 from taskmill.model.events import (
     Cancelled,
@@ -218,5 +219,6 @@ __all__ = [
     "Upgraded",
     "Waiting",
     "WrongDomainError",
+    "WrongThreadError",
     "__version__",
 ]

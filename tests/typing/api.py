@@ -155,3 +155,29 @@ async def use_io_control() -> None:
 
 if __name__ == "__main__":
     asyncio.run(use())
+
+
+def desktop_app() -> None:
+    """The synchronous facade: same calls, blocking, typed like the asyncio ones."""
+    from taskmill import sync
+
+    with sync.Scheduler("tasks.db", domains=[media], max_concurrency=2) as scheduler:
+        outcome: SubmitOutcome = scheduler.domain(media).submit(Thumbnail("/a.jpg", 128))
+        outcomes: list[SubmitOutcome] = scheduler.domain(media).submit_many(
+            [Thumbnail("/b.jpg", 64)]
+        )
+        if isinstance(outcome, Inserted):
+            cancelled: bool = scheduler.cancel(outcome.id)
+            record: TaskRecord | None = scheduler.get_task(outcome.id)
+            print(cancelled, record, outcomes)
+        paused: bool = scheduler.pause(media)
+        history: list[HistoryRecord] = scheduler.list_history(limit=10)
+
+        def on_event(event: Event) -> None:
+            print(event)
+
+        subscription: sync.CallbackSubscription = scheduler.subscribe(on_event, kinds=[Completed])
+        scheduler.admission.set_max_concurrency(4)
+        scheduler.wait_idle(timeout=5.0)
+        subscription.close()
+        print(paused, history, subscription.missed)

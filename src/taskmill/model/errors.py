@@ -29,6 +29,7 @@ TaskmillError
 ├── ScheduleNotFoundError (LookupError)    no recurring schedule with that id
 ├── NotDeadLetteredError                   retry_dead_letter on a task that is not dead-lettered
 ├── SchedulerStateError (RuntimeError)     the scheduler is not open, or already closed
+│   └── WrongThreadError                   called from a thread or event loop not its own
 └── StoreError                             the database could not be used
     ├── NotADatabaseError                  the file is not a (taskmill) SQLite database
     ├── SchemaVersionError                 written by a newer taskmill; upgrade to open it
@@ -144,6 +145,15 @@ class NotDeadLetteredError(TaskmillError):
 
 class SchedulerStateError(TaskmillError, RuntimeError):
     """The scheduler was used while not open (or after it was closed)."""
+
+
+class WrongThreadError(SchedulerStateError):
+    """A call reached the scheduler from a thread or an event loop that is not its own.
+
+    An asyncio scheduler belongs to the event loop that opened it. From other threads, use
+    :class:`taskmill.sync.Scheduler`, or hand the coroutine to the scheduler's loop
+    with :func:`asyncio.run_coroutine_threadsafe`. Nothing of the refused call was done.
+    """
 
 
 # --- storage ----------------------------------------------------------------------------

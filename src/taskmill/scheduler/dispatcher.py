@@ -63,9 +63,9 @@ class Dispatcher:
         self._retry_at: float | None = None
 
     def stop(self) -> None:
-        """Make :meth:`run` return after the current step."""
+        """Make :meth:`run` return after the current step (any thread, signal handlers too)."""
         self._stopping = True
-        self._state.wake()
+        self._state.wake_soon()
 
     async def run(self) -> None:
         """Dispatch until :meth:`stop` is called."""

@@ -67,7 +67,9 @@ class AdmissionControl:
     """Live admission settings: caps, pressure, rate limits, IO budgets, aging, fairness.
 
     Changes take effect at the next dispatch step; a lowered cap never interrupts running
-    tasks, it stops new ones from starting until the running count is under it.
+    tasks, it stops new ones from starting until the running count is under it. The setters
+    may be called from any thread: each value is replaced in one step, and the dispatch loop
+    is woken on its own thread.
     """
 
     def __init__(
@@ -161,7 +163,7 @@ class AdmissionControl:
             raise ConfigurationError(f"max_concurrency must be an int >= 1, got {limit!r}")
         self._state.max_concurrency = limit
         self.io_control.set_cap(limit)
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def set_domain_limit(self, domain: Domain | str, limit: int | None) -> None:
         """Cap how many tasks of ``domain`` run at once (``None``: the domain's own setting)."""
@@ -170,7 +172,7 @@ class AdmissionControl:
             self._domain_limits.pop(name, None)
         else:
             self._domain_limits[name] = limit  # type: ignore[assignment]
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def set_group_limit(self, group: str, limit: int | None) -> None:
         """Cap how many tasks of ``group`` run at once (``None``: the default group limit)."""
@@ -179,12 +181,12 @@ class AdmissionControl:
             self._group_limits.pop(group, None)
         else:
             self._group_limits[group] = limit  # type: ignore[assignment]
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def set_default_group_limit(self, limit: int | None) -> None:
         """Cap every group that has no limit of its own (``None``: no cap)."""
         self._default_group_limit = _check_limit(limit, "default_group_limit")
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def set_group_rate_limit(self, group: str, rate: RateLimit | None) -> None:
         """Limit how many tasks of ``group`` start per time unit (``None``: no limit)."""
@@ -197,7 +199,7 @@ class AdmissionControl:
         else:
             self._group_rates[group] = rate
             self._group_buckets.pop(group, None)
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def add_pressure_source(self, name: str, source: PressureLike) -> None:
         """Add (or replace) a pressure source: a callable or an object with ``pressure()``."""
@@ -207,12 +209,12 @@ class AdmissionControl:
                 f"got {source!r}"
             )
         self._sources[name] = source
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     def remove_pressure_source(self, name: str) -> None:
         """Remove a pressure source."""
         self._sources.pop(name, None)
-        self._state.wake()
+        self._state.wake_from_any_thread()
 
     # --- reading -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ def assemble(
 ) -> Parts:
     """Build the parts around the state the store recovered."""
     state = RunState(clock.now)
+    state.bind(asyncio.get_running_loop())
     state.next_due = recovered.next_due
     state.next_fire = recovered.next_fire
     state.next_expiry = recovered.next_expiry

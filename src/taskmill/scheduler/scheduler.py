@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Literal
+from typing import Literal, NoReturn
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
@@ -207,11 +207,21 @@ class Scheduler(Visibility):
         self._dispatch_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self._immediate = False
+        self._stop_requested = False
 
     def __repr__(self) -> str:
         return f"<Scheduler {self._store!r} {self._phase}>"
 
     # --- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> NoReturn:
+        raise SchedulerStateError(
+            "Scheduler is asynchronous: use 'async with Scheduler(...)' in async code, or "
+            "taskmill.sync.Scheduler (the same calls, blocking) in synchronous code"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Never reached: :meth:`__enter__` refuses a plain ``with``."""
 
     async def __aenter__(self) -> Scheduler:
         if self._phase == "new":
@@ -328,10 +338,14 @@ class Scheduler(Visibility):
     def stop(self, *, immediate: bool = False) -> None:
         """Ask the dispatch loop to stop; :meth:`run` then closes the scheduler and returns.
 
+        Safe from any thread and from a signal handler; called before :meth:`run` has
+        started, it makes ``run()`` close as soon as it has opened.
+
         Args:
             immediate: Close without letting running tasks finish (see :meth:`close`).
         """
         self._immediate = immediate
+        self._stop_requested = True  # seen by a run() that has not started dispatching yet
         if self._parts is not None:
             self._parts.dispatcher.stop()
 
@@ -347,6 +361,7 @@ class Scheduler(Visibility):
             self._phase = "closed"
         if self._phase == "closed":
             return
+        self._require_parts().state.check_caller()
         if self._phase == "closing":
             await self._closed.wait()
             return
@@ -371,6 +386,8 @@ class Scheduler(Visibility):
     def _start_dispatching(self) -> asyncio.Task[None]:
         parts = self._require_parts()
         dispatcher, state = parts.dispatcher, parts.state
+        if self._stop_requested:  # stop() came from another thread while this one opened
+            dispatcher.stop()
 
         async def dispatch() -> None:
             try:
@@ -583,7 +600,13 @@ class Scheduler(Visibility):
                 f"the scheduler is {self._phase}; use 'async with Scheduler(...)' or "
                 f"await scheduler.open() first"
             )
-        return self._parts.state
+        state = self._parts.state
+        state.check_caller()
+        return state
+
+    def _check_caller(self) -> None:
+        if self._parts is not None:
+            self._parts.state.check_caller()
 
     def _require_parts(self) -> Parts:
         if self._parts is None:

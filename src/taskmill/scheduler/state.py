@@ -8,11 +8,13 @@ changes one of these calls :meth:`RunState.changed`, which re-checks idle waiter
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from taskmill.model.errors import SchedulerStateError
+from taskmill.model.errors import SchedulerStateError, WrongThreadError
 from taskmill.model.records import PauseState
 from taskmill.store.protocol import Changes
 
@@ -77,14 +79,65 @@ class RunState:
         self.claiming = False
         self.settling = 0  # settlements handed to the completer and not yet committed
         self.wake_event = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the scheduler runs on (set when it opens)."""
+        self._loop_thread: int | None = None
         self.failure: BaseException | None = None
         self._idle_waiters: list[asyncio.Future[None]] = []
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Belong to ``loop``, which runs on the calling thread."""
+        self.loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def check_caller(self) -> None:
+        """Raise :class:`WrongThreadError` unless called on the scheduler's own event loop."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop or self.loop is None:
+            return
+        where = (
+            "another event loop"
+            if running is not None
+            else f"thread {threading.current_thread().name!r}, where no event loop runs"
+        )
+        raise WrongThreadError(
+            f"this scheduler runs on the event loop it was opened on, and this call came from "
+            f"{where}; nothing was done. From other threads use taskmill.sync.Scheduler "
+            f"(blocking calls), or asyncio.run_coroutine_threadsafe(coroutine, loop) with the "
+            f"scheduler's loop"
+        )
 
     # --- signals -------------------------------------------------------------------------
 
     def wake(self) -> None:
         """Wake the dispatch loop."""
         self.wake_event.set()
+
+    def wake_soon(self) -> None:
+        """Wake the dispatch loop through its self-pipe: safe from a signal handler too.
+
+        A signal handler runs between two bytecodes of whatever the loop thread was doing,
+        and the loop may be blocked in ``select()``; only ``call_soon_threadsafe`` both
+        queues the wake-up safely and interrupts the wait.
+        """
+        loop = self.loop
+        if loop is None:
+            self.wake_event.set()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits on it
+            loop.call_soon_threadsafe(self.wake_event.set)
+
+    def wake_from_any_thread(self) -> None:
+        """Wake the dispatch loop from any thread; a loop already closed needs no waking."""
+        loop = self.loop
+        if loop is None or threading.get_ident() == self._loop_thread:
+            self.wake_event.set()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits on it
+            loop.call_soon_threadsafe(self.wake_event.set)
 
     def mark_ready(self) -> None:
         """Note that claimable tasks may exist, and wake the dispatcher."""

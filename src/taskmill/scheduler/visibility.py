@@ -49,6 +49,10 @@ class Visibility:
         """The run state of the open scheduler; raises if it is not open."""
         raise NotImplementedError  # the scheduler's own
 
+    def _check_caller(self) -> None:
+        """Raise :class:`~taskmill.WrongThreadError` off the open scheduler's loop."""
+        raise NotImplementedError  # the scheduler's own
+
     async def get_schedule(self, schedule_id: int) -> ScheduleRecord:
         """Return the schedule ``schedule_id`` (the id its recurring submission returned).
 
@@ -83,6 +87,7 @@ class Visibility:
             maxsize: Events buffered at most; a subscriber that falls further behind loses
                 the oldest and reads a :class:`~taskmill.Missed` event saying how many.
         """
+        self._check_caller()
         return self._bus.subscribe(
             maxsize=maxsize, accepts=self._event_filter(domain, task_type, kinds)
         )
