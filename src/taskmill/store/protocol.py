@@ -416,10 +416,18 @@ class Store(Protocol):
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         limit: int = 100,
+        domain: str | None = None,
+        group: str | None = None,
+        after: tuple[int, int] | None = None,
     ) -> list[TaskRecord]:
-        """Return active tasks matching every filter given, in dispatch order."""
+        """Return active tasks matching every filter given, in dispatch order.
+
+        ``tags`` values of ``None`` match any value of the key; ``domain`` matches the
+        types ``"<domain>::..."``; ``after`` is the ``(priority, id)`` of the last task of
+        the previous page.
+        """
 
     async def list_history(
         self,
@@ -427,7 +435,7 @@ class Store(Protocol):
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         before: int | None = None,
         limit: int = 100,
     ) -> list[HistoryRecord]:

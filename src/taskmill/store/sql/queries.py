@@ -45,12 +45,27 @@ def list_tasks(
     statuses: Collection[TaskStatus],
     task_type: str | None,
     key: str | None,
-    tags: Mapping[str, str],
+    tags: Mapping[str, str | None],
     limit: int,
+    domain: str | None = None,
+    group: str | None = None,
+    after: tuple[int, int] | None = None,
 ) -> list[TaskRecord]:
-    """Active tasks matching every filter, in dispatch order (priority, then id)."""
+    """Active tasks matching every filter, in dispatch order (priority, then id).
+
+    ``after`` is the ``(priority, id)`` of the last task of the previous page.
+    """
     clauses, params = tag_sql.tasks_filter(tags)
     _status_clause(statuses, clauses, params)
+    if domain is not None:  # a range on the qualified name: "domain::" up to "domain:;"
+        clauses.append("type >= ? AND type < ?")
+        params += [f"{domain}::", f"{domain}:;"]
+    if group is not None:
+        clauses.append("group_key = ?")
+        params.append(group)
+    if after is not None:
+        clauses.append("(priority, id) > (?, ?)")
+        params += [after[0], after[1]]
     if key is not None and task_type is not None:
         clauses.append("key_hash = ? AND type = ? AND key = ?")
         params += [key_hash(task_type, key), task_type, key]
@@ -73,7 +88,7 @@ def list_history(
     statuses: Collection[TaskStatus],
     task_type: str | None,
     key: str | None,
-    tags: Mapping[str, str],
+    tags: Mapping[str, str | None],
     before: int | None,
     limit: int,
 ) -> list[HistoryRecord]:
