@@ -55,6 +55,7 @@ class Queries:
         self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
         tags: TagFilter | None, limit: int, domain: Domain | str | None = None,
         group: str | None = None, after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:  # fmt: skip
         """Active tasks matching every filter, in dispatch order."""
         return await self._store.list_tasks(
@@ -66,11 +67,12 @@ class Queries:
             domain=_domain(domain),
             group=_text(group, "group"),
             after=_cursor(after),
+            parent=_id(parent, "parent"),
         )
 
     async def list_history(
         self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
-        tags: TagFilter | None, before: int | None, limit: int,
+        tags: TagFilter | None, before: int | None, limit: int, parent: int | None = None,
     ) -> list[HistoryRecord]:  # fmt: skip
         """History records matching every filter, newest first."""
         if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
@@ -82,6 +84,7 @@ class Queries:
             tags=tag_filter(tags),
             before=before,
             limit=check_limit(limit),
+            parent=_id(parent, "parent"),
         )
 
     async def lookup(self, task_type: TypeFilter, key: str, history_limit: int) -> KeyLookup:
@@ -179,6 +182,12 @@ def _text(text: object, what: str) -> str | None:
     if text is not None and (not isinstance(text, str) or not text):
         raise ConfigurationError(f"{what} must be a non-empty str, got {text!r}")
     return text
+
+
+def _id(task_id: object, what: str) -> int | None:
+    if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, int)):
+        raise ConfigurationError(f"{what} must be a task id (an int), got {task_id!r}")
+    return task_id
 
 
 def _cursor(after: object) -> tuple[int, int] | None:

@@ -161,15 +161,17 @@ class Visibility:
         domain: Domain | str | None = None,
         group: str | None = None,
         after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks in dispatch order (priority, then id).
 
         Only those matching every filter given: ``status`` (one status or several),
         ``task_type`` (object or ``"domain::name"``), dedup ``key``, every tag in ``tags``
-        (a value of ``None`` matches any value of its key), ``domain`` (object or name) and
-        ``group``. ``limit`` caps how many are returned; page with keyset ``after``: pass
-        ``(record.priority, record.id)`` of the last record of a page to get the next one.
-        Names given as strings need not be registered with this scheduler.
+        (a value of ``None`` matches any value of its key), ``domain`` (object or name),
+        ``group`` and ``parent`` (the id of the task that spawned them). ``limit`` caps how
+        many are returned; page with keyset ``after``: pass ``(record.priority, record.id)``
+        of the last record of a page to get the next one. Names given as strings need not
+        be registered with this scheduler.
         """
         self._require_readable()
         return await self._queries.list_tasks(
@@ -181,6 +183,7 @@ class Visibility:
             domain=domain,
             group=group,
             after=after,
+            parent=parent,
         )
 
     async def list_history(
@@ -192,17 +195,24 @@ class Visibility:
         tags: TagFilter | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first, matching every filter given.
 
-        Filters are ``status``, ``task_type``, ``key`` and ``tags`` as in :meth:`list_tasks`;
-        ``status=["failed", "dead_letter"]`` lists failures. Page with keyset ``before``:
-        pass the ``seq`` of the last record of a page to get the next one (stable while
-        tasks keep ending).
+        Filters are ``status``, ``task_type``, ``key``, ``tags`` and ``parent`` as in
+        :meth:`list_tasks`; ``status=["failed", "dead_letter"]`` lists failures. Page with
+        keyset ``before``: pass the ``seq`` of the last record of a page to get the next one
+        (stable while tasks keep ending).
         """
         self._require_readable()
         return await self._queries.list_history(
-            status=status, task_type=task_type, key=key, tags=tags, before=before, limit=limit
+            status=status,
+            task_type=task_type,
+            key=key,
+            tags=tags,
+            before=before,
+            limit=limit,
+            parent=parent,
         )
 
     async def lookup(

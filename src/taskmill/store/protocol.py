@@ -421,12 +421,13 @@ class Store(Protocol):
         domain: str | None = None,
         group: str | None = None,
         after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks matching every filter given, in dispatch order.
 
         ``tags`` values of ``None`` match any value of the key; ``domain`` matches the
-        types ``"<domain>::..."``; ``after`` is the ``(priority, id)`` of the last task of
-        the previous page.
+        types ``"<domain>::..."``; ``parent`` the children of that task; ``after`` is the
+        ``(priority, id)`` of the last task of the previous page.
         """
 
     async def list_history(
@@ -438,6 +439,7 @@ class Store(Protocol):
         tags: Mapping[str, str | None] | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records matching every filter, newest first; ``before`` pages by seq."""
 

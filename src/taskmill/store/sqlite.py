@@ -485,6 +485,7 @@ class SqliteStore:
         domain: str | None = None,
         group: str | None = None,
         after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks matching every filter, in dispatch order."""
         statuses = _statuses(status)
@@ -499,6 +500,7 @@ class SqliteStore:
                 domain=domain,
                 group=group,
                 after=after,
+                parent=parent,
             )
         )
 
@@ -511,6 +513,7 @@ class SqliteStore:
         tags: Mapping[str, str | None] | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first, ``before`` a ``seq`` to page."""
         statuses = _statuses(status)
@@ -523,6 +526,7 @@ class SqliteStore:
                 tags=tags or {},
                 before=before,
                 limit=limit,
+                parent=parent,
             )
         )
 

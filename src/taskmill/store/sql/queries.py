@@ -50,6 +50,7 @@ def list_tasks(
     domain: str | None = None,
     group: str | None = None,
     after: tuple[int, int] | None = None,
+    parent: int | None = None,
 ) -> list[TaskRecord]:
     """Active tasks matching every filter, in dispatch order (priority, then id).
 
@@ -63,6 +64,9 @@ def list_tasks(
     if group is not None:
         clauses.append("group_key = ?")
         params.append(group)
+    if parent is not None:
+        clauses.append("parent_id = ?")
+        params.append(parent)
     if after is not None:
         clauses.append("(priority, id) > (?, ?)")
         params += [after[0], after[1]]
@@ -91,6 +95,7 @@ def list_history(
     tags: Mapping[str, str | None],
     before: int | None,
     limit: int,
+    parent: int | None = None,
 ) -> list[HistoryRecord]:
     """History records matching every filter, newest first; ``before`` pages by ``seq``."""
     clauses, params = tag_sql.history_filter(tags)
@@ -103,6 +108,9 @@ def list_history(
     if key is not None:
         clauses.append("key = ?")
         params.append(key)
+    if parent is not None:
+        clauses.append("parent_id = ?")
+        params.append(parent)
     if before is not None:
         clauses.append("seq < ?")
         params.append(before)
