@@ -48,6 +48,39 @@ def timed_domain(clock: FakeClock) -> Domain:
     return domain
 
 
+async def test_list_tasks_filters_by_domain_group_any_tag_value_and_pages(
+    database: str,
+) -> None:
+    """Domain and group filters, a tag key with any value, and keyset pages in dispatch order."""
+    work, other = Domain("work"), Domain("workshop")
+    for domain in (work, other):
+        domain.task("a", key=lambda job: job.name)(_never)
+    async with Scheduler(database, domains=[work, other]) as scheduler:
+        await scheduler.pause()
+        for domain, name, priority, tags, group in [
+            (work, "w1", 200, {"t": "1"}, "g"),
+            (work, "w2", 100, {}, None),
+            (other, "o1", 100, {"t": "2"}, "g"),
+            (work, "w3", 100, {"t": "3"}, None),
+        ]:
+            await scheduler.domain(domain).submit(
+                Job(name), priority=priority, tags=tags, group=group
+            )
+        names = lambda records: [r.payload["name"] for r in records]  # noqa: E731
+        assert names(await scheduler.list_tasks(domain="work")) == ["w2", "w3", "w1"]
+        assert names(await scheduler.list_tasks(domain=other)) == ["o1"]
+        assert names(await scheduler.list_tasks(group="g")) == ["o1", "w1"]
+        assert names(await scheduler.list_tasks(tags={"t": None})) == ["o1", "w3", "w1"]
+        first = await scheduler.list_tasks(limit=2)
+        assert names(first) == ["w2", "o1"]
+        rest = await scheduler.list_tasks(after=(first[-1].priority, first[-1].id))
+        assert names(rest) == ["w3", "w1"]
+
+
+async def _never(job: Job, ctx: TaskContext) -> None:
+    raise AssertionError("paused: never runs")
+
+
 async def test_list_tasks_filters_by_type_key_and_statuses(database: str, clock: FakeClock) -> None:
     domain = timed_domain(clock)
     async with Scheduler(database, domains=[domain], clock=clock) as scheduler:
@@ -187,6 +220,10 @@ async def test_empty_history_gives_empty_answers(database: str, clock: FakeClock
         (lambda s: s.list_tasks(status=[]), "status filter is empty"),
         (lambda s: s.list_tasks(task_type=3), "task_type must be a TaskType or a str"),
         (lambda s: s.list_tasks(key=""), "key must be a non-empty str"),
+        (lambda s: s.list_tasks(domain=""), "domain must be a non-empty str"),
+        (lambda s: s.list_tasks(group=5), "group must be a non-empty str"),
+        (lambda s: s.list_tasks(after=5), "after must be the \\(priority, id\\)"),
+        (lambda s: s.list_tasks(tags={"": None}), "tag filter key must be a non-empty str"),
         (lambda s: s.list_history(limit=0), "limit must be an int >= 1"),
         (lambda s: s.list_history(before="x"), "before must be a history seq"),
         (lambda s: s.lookup(None, "k"), "lookup\\(\\) needs the task type"),

@@ -229,7 +229,7 @@ async def run_until_idle(
     """
     for _ in range(max_steps):
         await scheduler.wait_idle(include_delayed=False)
-        state = scheduler._require_open()
+        state = scheduler._require_open("run_until_idle")
         candidates = (state.next_due, state.next_expiry, state.next_unpause)
         deadlines = [d for d in candidates if d is not None]
         if not deadlines:
@@ -246,7 +246,7 @@ async def run_until(scheduler: Scheduler, clock: FakeClock, when: float) -> None
     """
     while True:
         await scheduler.wait_idle(include_delayed=False)
-        deadline = scheduler._require_open().next_deadline()
+        deadline = scheduler._require_open("run_until").next_deadline()
         if deadline is None or deadline > when:
             break
         clock.advance_to(deadline)

@@ -16,6 +16,7 @@ from taskmill import (
     AdmissionState,
     Aimd,
     Completed,
+    DatabaseNotFoundError,
     Domain,
     DomainHandle,
     Duplicate,
@@ -26,10 +27,12 @@ from taskmill import (
     IoControl,
     IoLimitState,
     Priority,
+    ReadOnlyError,
     Retention,
     Retry,
     RetryPolicy,
     Scheduler,
+    SchemaVersionError,
     Submission,
     SubmitOutcome,
     Subscription,
@@ -151,6 +154,26 @@ async def use_io_control() -> None:
         reasons: dict[int, str] = state.waiting
         print(reasons, state.summary())
     Scheduler("tasks.db", resource_monitoring=True, io_control=None)
+
+
+async def use_read_only() -> None:
+    try:
+        async with Scheduler(os.path.join("data", "tasks.db"), read_only=True) as view:
+            counts: dict[TaskStatus, int] = await view.count_by_status()
+            page: list[TaskRecord] = await view.list_tasks(
+                domain="media", group="s3", tags={"user": None}, limit=50
+            )
+            if page:
+                last = page[-1]
+                page = await view.list_tasks(after=(last.priority, last.id))
+            snapshot = await view.snapshot()
+            admission: AdmissionState | None = snapshot.admission
+            print(counts, page, admission, await view.pause_state())
+            await view.pause()
+    except ReadOnlyError as exc:
+        print(exc)
+    except (DatabaseNotFoundError, SchemaVersionError) as exc:
+        print(exc)
 
 
 if __name__ == "__main__":

@@ -1,54 +1,31 @@
-"""The ``taskmill`` command line: ``taskmill demo`` for now."""
+"""The ``taskmill`` command line: ``demo``, and read-only views of a task database.
+
+This module is the entry point only. The commands need click and rich, the ``cli`` extra
+(``pip install 'taskmill[cli]'``); without them the command says so and exits with status 2.
+The commands themselves live in :mod:`taskmill.cli.app` (the group, errors, exit codes),
+:mod:`taskmill.cli.inspect` (reading a database) and :mod:`taskmill.cli.render` (tables and
+JSON); :mod:`taskmill.cli.demo` is the demo. All of them use only the public ``taskmill`` API.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
-from taskmill import __version__
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``taskmill`` command."""
-    parser = argparse.ArgumentParser(
-        prog="taskmill",
-        description="A persistent, priority-aware task scheduler on one SQLite file.",
-    )
-    parser.add_argument("--version", action="version", version=f"taskmill {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo",
-        help="run a small realistic workload and show what the scheduler does",
-        description=(
-            "Runs photo thumbnails and uploads on a database in a temporary directory: "
-            "priorities, deduplication, retries, dead letters and crash recovery."
-        ),
-    )
-    demo.add_argument(
-        "--db",
-        metavar="PATH",
-        help="database file to use (default: a fresh file in a temporary directory)",
-    )
-    demo.add_argument(
-        "--no-crash",
-        action="store_true",
-        help="skip the part that kills a worker process and recovers its tasks",
-    )
-    return parser
+INSTALL_HINT = "the command line needs its extra: pip install 'taskmill[cli]'"
+USAGE_ERROR = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``taskmill`` command; return its exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from taskmill.cli.demo import run_demo
-
-        return asyncio.run(run_demo(db=args.db, crash=not args.no_crash))
-    parser.print_help()
-    return 2
+    """Run the ``taskmill`` command with ``argv`` (default: the process's); return its status."""
+    try:
+        from taskmill.cli.app import run
+    except ImportError as exc:
+        if exc.name is not None and exc.name.partition(".")[0] in ("click", "rich"):
+            print(f"taskmill: {INSTALL_HINT} ({exc.name} is missing)", file=sys.stderr)
+            return USAGE_ERROR
+        raise
+    return run(argv)
 
 
 def console_main() -> None:

@@ -29,11 +29,14 @@ TaskmillError
 ├── ScheduleNotFoundError (LookupError)    no recurring schedule with that id
 ├── NotDeadLetteredError                   retry_dead_letter on a task that is not dead-lettered
 ├── SchedulerStateError (RuntimeError)     the scheduler is not open, or already closed
-│   └── WrongThreadError                   called from a thread or event loop not its own
+│   ├── WrongThreadError                   called from a thread or event loop not its own
+│   └── ReadOnlyError                      a call that changes tasks, on a read-only scheduler
 └── StoreError                             the database could not be used
     ├── NotADatabaseError                  the file is not a (taskmill) SQLite database
-    ├── SchemaVersionError                 written by a newer taskmill; upgrade to open it
+    ├── DatabaseNotFoundError (FileNotFoundError)  read-only open of a file that is missing
+    ├── SchemaVersionError                 another schema version (newer; older when read-only)
     ├── DatabaseAccessError (PermissionError)  the file or directory is not writable
+    ├── DatabaseInUseError                 another scheduler has the file open
     ├── StorageFullError (OSError)         the disk or the database is full
     ├── StoreBusyError                     another process holds the database lock too long
     └── StoreClosedError                   the store was used after close()
@@ -156,6 +159,10 @@ class WrongThreadError(SchedulerStateError):
     """
 
 
+class ReadOnlyError(SchedulerStateError):
+    """A call that changes tasks was made on a scheduler opened with ``read_only=True``."""
+
+
 # --- storage ----------------------------------------------------------------------------
 
 
@@ -167,8 +174,16 @@ class NotADatabaseError(StoreError):
     """The file is not a SQLite database, or belongs to another application."""
 
 
+class DatabaseNotFoundError(StoreError, FileNotFoundError):
+    """A database opened read-only does not exist (only a read-write open creates one)."""
+
+
 class SchemaVersionError(StoreError):
-    """The database was written by a newer taskmill than the one running."""
+    """The database's schema is one this taskmill cannot use as it is.
+
+    Newer than this taskmill's (written by a newer taskmill), or, for a read-only open,
+    older (a read-only open never migrates).
+    """
 
 
 class DatabaseAccessError(StoreError, PermissionError):

@@ -99,3 +99,13 @@ def assemble(
         preempt_priority=config.preempt_priority,
     )
     return Parts(state, threads, runner, completer, preemptor, dispatcher, control, intake)
+
+
+async def learn_from_history(store: Store, durations: Durations, gate: AdmissionControl) -> None:
+    """Seed the types' expected durations and, for IO budgets, their learned IO."""
+    means = await store.recent_means()
+    durations.remember(
+        {task_type: duration for task_type, (duration, _) in means.items() if duration}
+    )
+    if gate.io.enabled:
+        gate.io.remember({task_type: io for task_type, (_, io) in means.items() if io is not None})

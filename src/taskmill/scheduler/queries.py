@@ -8,16 +8,16 @@ and their progress, admission and pause state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from taskmill.domain import TaskType
+from taskmill.domain import Domain, TaskType
 from taskmill.model.errors import ConfigurationError, InvalidTagError
 from taskmill.model.records import HistoryRecord, TaskRecord
 from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
-from taskmill.model.tags import Tags, check_tags
+from taskmill.model.tags import check_tags
 from taskmill.model.timing import seconds
 from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.gate import AdmissionControl
@@ -30,6 +30,9 @@ StatusFilter = TaskStatus | str | Iterable[TaskStatus | str] | None
 
 TypeFilter = TaskType[Any] | str | None
 """A task type object or its qualified name ``"domain::name"``."""
+
+TagFilter = Mapping[str, str | None]
+"""Tags a task must carry: key to value, or to ``None`` for any value of the key."""
 
 
 class Queries:
@@ -50,7 +53,9 @@ class Queries:
 
     async def list_tasks(
         self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
-        tags: Tags | None, limit: int,
+        tags: TagFilter | None, limit: int, domain: Domain | str | None = None,
+        group: str | None = None, after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:  # fmt: skip
         """Active tasks matching every filter, in dispatch order."""
         return await self._store.list_tasks(
@@ -59,11 +64,15 @@ class Queries:
             key=_key(key),
             tags=tag_filter(tags),
             limit=check_limit(limit),
+            domain=_domain(domain),
+            group=_text(group, "group"),
+            after=_cursor(after),
+            parent=_id(parent, "parent"),
         )
 
     async def list_history(
         self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
-        tags: Tags | None, before: int | None, limit: int,
+        tags: TagFilter | None, before: int | None, limit: int, parent: int | None = None,
     ) -> list[HistoryRecord]:  # fmt: skip
         """History records matching every filter, newest first."""
         if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
@@ -75,6 +84,7 @@ class Queries:
             tags=tag_filter(tags),
             before=before,
             limit=check_limit(limit),
+            parent=_id(parent, "parent"),
         )
 
     async def lookup(self, task_type: TypeFilter, key: str, history_limit: int) -> KeyLookup:
@@ -163,9 +173,48 @@ def check_limit(limit: int, what: str = "limit") -> int:
     return limit
 
 
-def tag_filter(tags: Tags | None) -> dict[str, str] | None:
-    """A checked tag filter."""
-    return None if tags is None else check_tags(tags, what="tag filter")
+def _domain(domain: Domain | str | None) -> str | None:
+    """A domain's name; a string is taken as is (the domain need not be registered)."""
+    return domain.name if isinstance(domain, Domain) else _text(domain, "domain")
+
+
+def _text(text: object, what: str) -> str | None:
+    if text is not None and (not isinstance(text, str) or not text):
+        raise ConfigurationError(f"{what} must be a non-empty str, got {text!r}")
+    return text
+
+
+def _id(task_id: object, what: str) -> int | None:
+    if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, int)):
+        raise ConfigurationError(f"{what} must be a task id (an int), got {task_id!r}")
+    return task_id
+
+
+def _cursor(after: object) -> tuple[int, int] | None:
+    if after is None:
+        return None
+    if (
+        isinstance(after, tuple)
+        and len(after) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in after)
+    ):
+        return (after[0], after[1])
+    raise ConfigurationError(
+        f"after must be the (priority, id) of the last task of the previous page, got {after!r}"
+    )
+
+
+def tag_filter(tags: TagFilter | None) -> dict[str, str | None] | None:
+    """A checked tag filter (``None`` values: any value of the key)."""
+    if tags is None:
+        return None
+    if not isinstance(tags, Mapping):
+        raise InvalidTagError(f"tag filter must be a mapping of str to str, got {tags!r}")
+    any_value = [tag_text(key, "tag filter key") for key, value in tags.items() if value is None]
+    valued = {key: value for key, value in tags.items() if value is not None}
+    checked: dict[str, str | None] = dict(check_tags(valued, what="tag filter"))
+    checked.update(dict.fromkeys(any_value))
+    return checked
 
 
 def tag_text(text: object, what: str) -> str:
@@ -173,3 +222,10 @@ def tag_text(text: object, what: str) -> str:
     if not isinstance(text, str) or not text:
         raise InvalidTagError(f"{what} must be a non-empty str, got {text!r}")
     return text
+
+
+def tag_value(value: object) -> str | None:
+    """``value`` if it is a tag value (a str) or ``None`` (any value)."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidTagError(f"a tag value must be a str (or None for any), got {value!r}")
+    return value

@@ -27,18 +27,19 @@ from taskmill.clock import Clock, SystemClock
 from taskmill.domain import Domain
 from taskmill.metrics.collector import GaugeSource, Metrics, Sampled
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
-from taskmill.model.errors import ConfigurationError, InvalidTagError, SchedulerStateError
+from taskmill.model.errors import ConfigurationError, SchedulerStateError
 from taskmill.model.outcomes import Inserted, SubmitOutcome, Upgraded
 from taskmill.model.priority import Priority, check_priority
-from taskmill.model.records import PauseState, TaskRecord
+from taskmill.model.records import TaskRecord
 from taskmill.model.timing import seconds
 from taskmill.resources.sampler import PsutilSampler, Sampler
 from taskmill.scheduler.estimates import Durations
 from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.io_control import monitor_for
-from taskmill.scheduler.parts import Parts, assemble
-from taskmill.scheduler.queries import Queries, tag_text
+from taskmill.scheduler.parts import Parts, assemble, learn_from_history
+from taskmill.scheduler.queries import Queries, tag_text, tag_value
+from taskmill.scheduler.read_only import check_options, refused
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
 from taskmill.scheduler.state import RunState
@@ -65,9 +66,20 @@ class Scheduler(Visibility):
             await scheduler.domain(media).submit(Thumbnail("/photos/a.jpg", 256))
             await scheduler.wait_idle()
 
+    ``Scheduler("tasks.db", read_only=True)`` inspects a database that a running app holds:
+    every query works (type names as strings, no domains needed); see ``read_only``.
+
     Args:
         database: Path of the SQLite file (created if missing), ``":memory:"`` for a queue
             that lives only in this process, or a :class:`~taskmill.store.Store`.
+        read_only: Only read the database: no lock (so it opens while another scheduler
+            holds the file), connections that open the file read-only, no recovery, no
+            migration, no dispatching. The file must exist (else
+            :class:`~taskmill.DatabaseNotFoundError`) with this taskmill's schema (else
+            :class:`~taskmill.SchemaVersionError`). Calls that would change tasks raise
+            :class:`~taskmill.ReadOnlyError`, and so do ``run()``, ``wait_idle()`` and
+            ``next_due()``; no events arrive. A store passed as an object must itself be
+            read-only (``SqliteStore(path, read_only=True)``); ``":memory:"`` cannot be.
         domains: The domains whose tasks this scheduler runs.
         max_concurrency: Attempts that may run at the same time.
         durability: ``"normal"`` (survives process crashes) or ``"full"`` (also power loss).
@@ -143,6 +155,7 @@ class Scheduler(Visibility):
         aging: Aging | None = None,
         fairness: Fairness | None = None,
         io_control: IoControl | None = IoControl(),  # noqa: B008 - frozen, shared safely
+        read_only: bool = False,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -150,6 +163,8 @@ class Scheduler(Visibility):
             )
         if not isinstance(retention, Retention):
             raise ConfigurationError(f"retention must be a taskmill.Retention, got {retention!r}")
+        check_options(read_only=read_only, resource_monitoring=resource_monitoring, sampler=sampler)
+        self._read_only = read_only
         self.config = SchedulerConfig(
             max_concurrency=max_concurrency,
             max_payload_bytes=max_payload_bytes,
@@ -164,7 +179,7 @@ class Scheduler(Visibility):
         )
         """The validated options."""
         self._registry = Registry(domains)
-        self._store = make_store(database, durability, retention)
+        self._store = make_store(database, durability, retention, read_only=read_only)
         if sampler is None and resource_monitoring:
             sampler = PsutilSampler()
         self.admission = AdmissionControl(
@@ -226,8 +241,7 @@ class Scheduler(Visibility):
     async def __aenter__(self) -> Scheduler:
         if self._phase == "new":
             await self.open()
-        self._require_open()
-        if self._dispatch_task is None:
+        if self._require_readable() is not None and self._dispatch_task is None:
             self._start_dispatching()
         return self
 
@@ -243,7 +257,8 @@ class Scheduler(Visibility):
         """Open the store and recover: tasks left running by a dead process become pending.
 
         An open scheduler accepts submissions and queries but does not dispatch until
-        :meth:`run` is called or it is entered with ``async with``.
+        :meth:`run` is called or it is entered with ``async with``. A read-only one only
+        opens the store.
 
         Raises:
             StoreError: the database cannot be used (see the message for the fix).
@@ -251,9 +266,12 @@ class Scheduler(Visibility):
         if self._phase != "new":
             raise SchedulerStateError(f"open() called on a scheduler that is {self._phase}")
         await self._store.open()
+        if self._read_only:
+            self._phase = "open"
+            return
         try:
             report = await self._store.recover(self._clock.now())
-            await self._learn_from_history()
+            await learn_from_history(self._store, self._durations, self.admission)
         except BaseException:
             await self._store.close()
             raise
@@ -308,25 +326,16 @@ class Scheduler(Visibility):
         state = parts.state
         return (len(state.running), self.admission.max_concurrency, state.pauses.everything)
 
-    async def _learn_from_history(self) -> None:
-        """Seed the types' expected durations and, for IO budgets, their learned IO."""
-        means = await self._store.recent_means()
-        self._durations.remember(
-            {task_type: duration for task_type, (duration, _) in means.items() if duration}
-        )
-        if self.admission.io.enabled:
-            self.admission.io.remember(
-                {task_type: io for task_type, (_, io) in means.items() if io is not None}
-            )
-
     async def run(self) -> None:
         """Dispatch tasks in the foreground until :meth:`stop`, then close.
 
         Opens the scheduler first if it is not open yet.
         """
+        if self._read_only:
+            raise refused("run")
         if self._phase == "new":
             await self.open()
-        self._require_open()
+        self._require_open("run")
         if self._dispatch_task is not None:
             raise SchedulerStateError("the scheduler is already running")
         task = self._start_dispatching()
@@ -361,13 +370,14 @@ class Scheduler(Visibility):
             self._phase = "closed"
         if self._phase == "closed":
             return
-        self._require_parts().state.check_caller()
+        self._check_caller()
         if self._phase == "closing":
             await self._closed.wait()
             return
         self._phase = "closing"
         try:
-            await self._shutdown(immediate)
+            if self._parts is not None:  # None: read-only, nothing runs
+                await self._shutdown(immediate)
         finally:
             self._phase = "closed"
             self._bus.close()
@@ -434,11 +444,11 @@ class Scheduler(Visibility):
         return DomainHandle(self._registry.domain(domain), self._submitter)
 
     async def _submit(self, tasks: Sequence[NewTask]) -> list[SubmitOutcome]:
-        self._require_open()
+        self._require_open("submit")
         return await self._require_parts().intake.submit(tasks)
 
     async def _add_schedule(self, schedule: NewSchedule) -> SubmitOutcome:
-        self._require_open()
+        self._require_open("submit")
         return await self._require_parts().intake.add_schedule(schedule)
 
     async def retry_dead_letter(self, task_id: int) -> SubmitOutcome:
@@ -452,7 +462,7 @@ class Scheduler(Visibility):
             TaskNotFoundError: no task or history record has this id.
             NotDeadLetteredError: the task is not dead-lettered, or was already retried.
         """
-        state = self._require_open()
+        state = self._require_open("retry_dead_letter")
         outcome = await self._store.retry_dead_letter(task_id, self._clock.now())
         if isinstance(outcome, Inserted | Upgraded):
             state.mark_ready()
@@ -469,12 +479,12 @@ class Scheduler(Visibility):
         paused for several reasons (say its domain and its group) runs again only once all
         are lifted. Pause state is stored and survives a restart.
         """
-        self._require_open()
+        self._require_open("pause")
         return await self._require_parts().control.pause(domain)
 
     async def resume(self, domain: Domain | str | None = None) -> bool:
         """Lift :meth:`pause` of everything, or of ``domain``; return whether it was paused."""
-        self._require_open()
+        self._require_open("resume")
         return await self._require_parts().control.resume(domain)
 
     async def pause_group(
@@ -484,17 +494,13 @@ class Scheduler(Visibility):
 
         Returns whether the group was not paused before (a second call moves the deadline).
         """
-        self._require_open()
+        self._require_open("pause_group")
         return await self._require_parts().control.pause_group(group, until)
 
     async def resume_group(self, group: str) -> bool:
         """Lift the pause of a group; return whether it was paused."""
-        self._require_open()
+        self._require_open("resume_group")
         return await self._require_parts().control.resume_group(group)
-
-    async def pause_state(self) -> PauseState:
-        """What is paused: everything, which domains, which groups (with deadlines)."""
-        return self._require_open().pauses.snapshot()
 
     async def cancel(self, task_id: int) -> bool:
         """Cancel a task; return ``False`` if it had already finished.
@@ -506,12 +512,12 @@ class Scheduler(Visibility):
         Raises:
             TaskNotFoundError: no task or history record has this id.
         """
-        self._require_open()
+        self._require_open("cancel")
         return await self._require_parts().control.cancel(task_id)
 
     async def cancel_domain(self, domain: Domain | str) -> int:
         """Cancel every active task of ``domain``; return how many."""
-        self._require_open()
+        self._require_open("cancel_domain")
         return await self._require_parts().control.cancel_domain(domain)
 
     async def cancel_tagged(
@@ -523,13 +529,13 @@ class Scheduler(Visibility):
         prefix=True)`` cancels tasks with ``upload.user``, ``upload.batch``, ... Characters
         such as ``%`` and ``_`` in the prefix match only themselves.
         """
-        self._require_open()
-        selector = TagSelector(tag_text(key, "tag key"), _tag_value(value), bool(prefix))
+        self._require_open("cancel_tagged")
+        selector = TagSelector(tag_text(key, "tag key"), tag_value(value), bool(prefix))
         return await self._require_parts().control.cancel_tagged(selector)
 
     async def cancel_where(self, predicate: Callable[[TaskRecord], bool]) -> int:
         """Cancel every active task for which ``predicate(record)`` is true; return how many."""
-        self._require_open()
+        self._require_open("cancel_where")
         return await self._require_parts().control.cancel_where(predicate)
 
     # --- recurring schedules -------------------------------------------------------------
@@ -539,17 +545,17 @@ class Scheduler(Visibility):
 
         A running occurrence finishes, and the schedule stays paused after it.
         """
-        self._require_open()
+        self._require_open("pause_schedule")
         await self._require_parts().control.set_schedule(schedule_id, "paused")
 
     async def resume_schedule(self, schedule_id: int) -> None:
         """Make occurrences again; a tick missed while paused runs at once."""
-        self._require_open()
+        self._require_open("resume_schedule")
         await self._require_parts().control.set_schedule(schedule_id, "active")
 
     async def cancel_schedule(self, schedule_id: int) -> None:
         """End a schedule; its occurrence is cancelled if it has not started yet."""
-        self._require_open()
+        self._require_open("cancel_schedule")
         await self._require_parts().control.set_schedule(schedule_id, "cancelled")
 
     # --- waiting and watching ------------------------------------------------------------
@@ -568,7 +574,7 @@ class Scheduler(Visibility):
             SchedulerStateError: the scheduler is not dispatching (not entered with
                 ``async with`` nor running :meth:`run`), or its dispatch loop died.
         """
-        state = self._require_open()
+        state = self._require_open("wait_idle")
         if self._dispatch_task is None:
             await asyncio.sleep(0)  # let a run() task created just before this call start
         if self._dispatch_task is None:
@@ -590,16 +596,18 @@ class Scheduler(Visibility):
 
     async def next_due(self) -> float | None:
         """When the earliest delayed task becomes ready (clock seconds), or ``None``."""
-        return self._require_open().next_due
+        return self._require_open("next_due").next_due
 
     # --- internals -----------------------------------------------------------------------
 
-    def _require_open(self) -> RunState:
-        if self._phase != "open" or self._parts is None:
+    def _require_readable(self) -> RunState | None:
+        if self._phase != "open":
             raise SchedulerStateError(
                 f"the scheduler is {self._phase}; use 'async with Scheduler(...)' or "
                 f"await scheduler.open() first"
             )
+        if self._parts is None:  # read-only: nothing runs here, any loop may read
+            return None
         state = self._parts.state
         state.check_caller()
         return state
@@ -608,13 +616,13 @@ class Scheduler(Visibility):
         if self._parts is not None:
             self._parts.state.check_caller()
 
+    def _require_open(self, call: str) -> RunState:
+        state = self._require_readable()
+        if state is None:
+            raise refused(call)
+        return state
+
     def _require_parts(self) -> Parts:
         if self._parts is None:
             raise SchedulerStateError("the scheduler is not open")
         return self._parts
-
-
-def _tag_value(value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidTagError(f"a tag value must be a str (or None for any), got {value!r}")
-    return value

@@ -61,11 +61,14 @@ class Snapshot:
 
     Attributes:
         at: When it was taken (the clock's now).
-        running: The running attempts, by task id.
+        running: The running attempts, by task id. From a read-only scheduler, the tasks
+            stored ``running``, without progress (``progress``, ``reported``, ``rate`` ...
+            ``None``: live progress lives in the process that runs them).
         counts: Active tasks by status (``pending``, ``paused``, ``blocked``, ``waiting``,
             ``running``; zero counts omitted), from the database.
         admission: Pressure and its breakdown, concurrency caps, rate-limit tokens, IO
-            budgets and group shares.
+            budgets and group shares; ``None`` from a read-only scheduler, which admits
+            nothing and cannot see the admission of the process that runs the tasks.
         pauses: What is paused: everything, domains, groups with their deadlines.
         schedules: The recurring schedules that are active or paused.
     """
@@ -73,7 +76,7 @@ class Snapshot:
     at: float
     running: tuple[RunningTask, ...]
     counts: dict[str, int]
-    admission: AdmissionState
+    admission: AdmissionState | None
     pauses: PauseState
     schedules: tuple[ScheduleRecord, ...] = field(default_factory=tuple)
 

@@ -4,7 +4,8 @@ Records, lists, key lookups, statistics, throughput, the snapshot, counts, sched
 event subscriptions: the half of the facade that changes nothing (``prune_history`` aside,
 which applies retention on demand). :class:`~taskmill.Scheduler` inherits them from
 :class:`Visibility`; they delegate to the store's read connections,
-:class:`~taskmill.scheduler.queries.Queries` and the event bus.
+:class:`~taskmill.scheduler.queries.Queries` and the event bus. All of them work on a
+read-only scheduler too (see :mod:`taskmill.scheduler.read_only`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from taskmill.clock import Clock
 from taskmill.domain import Domain, TaskType
 from taskmill.model.errors import ConfigurationError, ScheduleNotFoundError
 from taskmill.model.events import Event
-from taskmill.model.records import HistoryRecord, ScheduleRecord, TaskRecord
+from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
 from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
-from taskmill.model.tags import Tags
+from taskmill.scheduler import read_only
 from taskmill.scheduler.events import (
     DEFAULT_BUFFER,
     EventBus,
@@ -29,7 +30,14 @@ from taskmill.scheduler.events import (
     Subscription,
     feed,
 )
-from taskmill.scheduler.queries import Queries, StatusFilter, TypeFilter, tag_text, type_name
+from taskmill.scheduler.queries import (
+    Queries,
+    StatusFilter,
+    TagFilter,
+    TypeFilter,
+    tag_text,
+    type_name,
+)
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.snapshot import Snapshot
 from taskmill.scheduler.state import RunState
@@ -45,8 +53,12 @@ class Visibility:
     _bus: EventBus
     _registry: Registry
 
-    def _require_open(self) -> RunState:
-        """The run state of the open scheduler; raises if it is not open."""
+    def _require_readable(self) -> RunState | None:
+        """The run state of the open scheduler (``None`` if read-only); raises if not open."""
+        raise NotImplementedError  # the scheduler's own
+
+    def _require_open(self, call: str) -> RunState:
+        """The run state of the open scheduler; raises if it is not open, or read-only."""
         raise NotImplementedError  # the scheduler's own
 
     def _check_caller(self) -> None:
@@ -59,7 +71,7 @@ class Visibility:
         Raises:
             ScheduleNotFoundError: no schedule has this id.
         """
-        self._require_open()
+        self._require_readable()
         record = await self._store.get_schedule(schedule_id)
         if record is None:
             raise ScheduleNotFoundError(f"no schedule has id {schedule_id}")
@@ -67,7 +79,7 @@ class Visibility:
 
     async def list_schedules(self) -> list[ScheduleRecord]:
         """Return the active and paused schedules, oldest first."""
-        self._require_open()
+        self._require_readable()
         return await self._store.list_schedules()
 
     def events(
@@ -110,7 +122,7 @@ class Visibility:
         Raises:
             SchedulerStateError: the scheduler is not open (callbacks need its event loop).
         """
-        self._require_open()
+        self._require_readable()
         if not callable(callback):
             raise ConfigurationError(f"subscribe() takes a function, got {callback!r}")
         subscription = self.events(domain=domain, task_type=task_type, kinds=kinds, maxsize=maxsize)
@@ -135,12 +147,12 @@ class Visibility:
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
         """Return the active task ``task_id``, or ``None`` if it is not in the queue."""
-        self._require_open()
+        self._require_readable()
         return await self._store.get_task(task_id)
 
     async def get_history(self, task_id: int) -> list[HistoryRecord]:
         """Return the history records of task ``task_id``, oldest first."""
-        self._require_open()
+        self._require_readable()
         return await self._store.get_history(task_id)
 
     async def list_tasks(
@@ -149,18 +161,34 @@ class Visibility:
         status: StatusFilter = None,
         task_type: TypeFilter = None,
         key: str | None = None,
-        tags: Tags | None = None,
+        tags: TagFilter | None = None,
         limit: int = 100,
+        domain: Domain | str | None = None,
+        group: str | None = None,
+        after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks in dispatch order (priority, then id).
 
         Only those matching every filter given: ``status`` (one status or several),
-        ``task_type`` (object or ``"domain::name"``), dedup ``key``, and every tag in
-        ``tags``. ``limit`` caps how many are returned.
+        ``task_type`` (object or ``"domain::name"``), dedup ``key``, every tag in ``tags``
+        (a value of ``None`` matches any value of its key), ``domain`` (object or name),
+        ``group`` and ``parent`` (the id of the task that spawned them). ``limit`` caps how
+        many are returned; page with keyset ``after``: pass ``(record.priority, record.id)``
+        of the last record of a page to get the next one. Names given as strings need not
+        be registered with this scheduler.
         """
-        self._require_open()
+        self._require_readable()
         return await self._queries.list_tasks(
-            status=status, task_type=task_type, key=key, tags=tags, limit=limit
+            status=status,
+            task_type=task_type,
+            key=key,
+            tags=tags,
+            limit=limit,
+            domain=domain,
+            group=group,
+            after=after,
+            parent=parent,
         )
 
     async def list_history(
@@ -169,19 +197,27 @@ class Visibility:
         status: StatusFilter = None,
         task_type: TypeFilter = None,
         key: str | None = None,
-        tags: Tags | None = None,
+        tags: TagFilter | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first, matching every filter given.
 
-        Filters are those of :meth:`list_tasks`; ``status=["failed", "dead_letter"]`` lists
-        failures. Page with keyset ``before``: pass the ``seq`` of the last record of a page
-        to get the next one (stable while tasks keep ending).
+        Filters are ``status``, ``task_type``, ``key``, ``tags`` and ``parent`` as in
+        :meth:`list_tasks`; ``status=["failed", "dead_letter"]`` lists failures. Page with
+        keyset ``before``: pass the ``seq`` of the last record of a page to get the next one
+        (stable while tasks keep ending).
         """
-        self._require_open()
+        self._require_readable()
         return await self._queries.list_history(
-            status=status, task_type=task_type, key=key, tags=tags, before=before, limit=limit
+            status=status,
+            task_type=task_type,
+            key=key,
+            tags=tags,
+            before=before,
+            limit=limit,
+            parent=parent,
         )
 
     async def lookup(
@@ -193,7 +229,7 @@ class Visibility:
         history read the type's records newest first, so a key that ended long ago in a
         large history costs a longer scan (retention bounds it).
         """
-        self._require_open()
+        self._require_readable()
         return await self._queries.lookup(task_type, key, history_limit)
 
     async def type_stats(
@@ -210,12 +246,12 @@ class Visibility:
         rate, mean and p95 duration, mean recorded IO. Types without such records are left
         out; ``task_type`` restricts the result to one type.
         """
-        self._require_open()
+        self._require_readable()
         return await self._queries.type_stats(task_type, sample, since)
 
     async def throughput(self, window: float | timedelta = 60.0) -> Throughput:
         """Return how many tasks ended in the last ``window`` (seconds), and completions/s."""
-        self._require_open()
+        self._require_readable()
         return await self._queries.throughput(window)
 
     async def snapshot(self) -> Snapshot:
@@ -225,25 +261,36 @@ class Visibility:
         recent mean duration), active tasks by status, admission state (pressure and its
         breakdown, caps, rate-limit tokens, IO budgets, group shares), pause state and
         recurring schedules. Frozen; ``to_dict()`` gives JSON.
+
+        A read-only scheduler reads it from the database: the tasks stored ``running``
+        without progress, ``admission`` ``None`` (see :class:`~taskmill.Snapshot`).
         """
-        return await self._queries.snapshot(self._require_open())
+        state = self._require_readable()
+        if state is None:
+            return await read_only.snapshot(self._store, self._clock.now())
+        return await self._queries.snapshot(state)
+
+    async def pause_state(self) -> PauseState:
+        """What is paused: everything, which domains, which groups (with deadlines)."""
+        state = self._require_readable()
+        return await self._store.pause_state() if state is None else state.pauses.snapshot()
 
     async def count_by_tag(self, key: str) -> dict[str, int]:
         """Return how many active tasks carry each value of tag ``key``."""
-        self._require_open()
+        self._require_readable()
         return await self._store.count_by_tag(tag_text(key, "tag key"))
 
     async def tag_values(self, key: str) -> list[str]:
         """Return the distinct values of tag ``key`` among active tasks, sorted."""
-        self._require_open()
+        self._require_readable()
         return await self._store.tag_values(tag_text(key, "tag key"))
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status."""
-        self._require_open()
+        self._require_readable()
         return await self._store.count_by_status()
 
     async def prune_history(self) -> int:
         """Apply the retention policy now; return how many history records were removed."""
-        self._require_open()
+        self._require_open("prune_history")
         return await self._store.prune_history(self._clock.now())

@@ -6,10 +6,12 @@ import errno
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from taskmill.model.config import Durability
 from taskmill.model.errors import (
     DatabaseAccessError,
+    DatabaseNotFoundError,
     NotADatabaseError,
     StorageFullError,
     StoreBusyError,
@@ -59,10 +61,32 @@ def check_location(path: Path) -> None:
         )
 
 
-def connect(path: Path, *, durability: Durability, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection in autocommit mode with taskmill's pragmas."""
+def check_present(path: Path) -> None:
+    """Raise unless ``path`` is an existing file: a read-only open never creates a database."""
+    if not path.exists():
+        raise DatabaseNotFoundError(
+            f"the task database {str(path)!r} does not exist; a read-only open never creates "
+            f"one: check the path, or open it read-write (Scheduler(path)) to create it"
+        )
+    if not path.is_file():
+        raise NotADatabaseError(
+            f"{str(path)!r} is not a file (a directory?); pass the path of a taskmill database"
+        )
+
+
+def connect(
+    path: Path, *, durability: Durability, readonly: bool = False, file_read_only: bool = False
+) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with taskmill's pragmas.
+
+    ``readonly`` makes the connection refuse writes (``query_only``); ``file_read_only``
+    opens the file itself read-only (``mode=ro``): such a connection can never write it,
+    and reads the latest committed state of a WAL database that another process writes.
+    """
+    target: str | Path = f"file:{quote(str(path))}?mode=ro" if file_read_only else path
     conn = sqlite3.connect(
-        path,
+        target,
+        uri=file_read_only,
         isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
         check_same_thread=False,  # each connection is used by one thread at a time
         cached_statements=256,
@@ -79,8 +103,11 @@ def connect(path: Path, *, durability: Durability, readonly: bool = False) -> sq
     return conn
 
 
-def map_sqlite_error(exc: BaseException, path: Path) -> BaseException:
-    """Translate a ``sqlite3`` (or OS) error into the matching taskmill error."""
+def map_sqlite_error(exc: BaseException, path: Path, *, read_only: bool = False) -> BaseException:
+    """Translate a ``sqlite3`` (or OS) error into the matching taskmill error.
+
+    With ``read_only``, failures to open are reported as failures to read.
+    """
     if isinstance(exc, TaskmillError) or not isinstance(exc, sqlite3.Error | OSError):
         return exc
     message = str(exc)
@@ -101,6 +128,15 @@ def map_sqlite_error(exc: BaseException, path: Path) -> BaseException:
         new = StoreBusyError(
             f"{str(path)!r} stayed locked by another connection for over "
             f"{BUSY_TIMEOUT_SECONDS:g} s; is another process writing to it?"
+        )
+    elif read_only and (
+        code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) or "unable to open" in message
+    ):
+        new = DatabaseAccessError(
+            errno.EACCES,
+            f"cannot read the task database {str(path)!r} ({message}); check that the file "
+            f"is readable, and that its directory is writable or already holds its -wal and "
+            f"-shm files (SQLite's readers need them)",
         )
     elif code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM) or (
         "readonly" in message or "unable to open" in message

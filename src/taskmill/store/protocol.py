@@ -416,10 +416,19 @@ class Store(Protocol):
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         limit: int = 100,
+        domain: str | None = None,
+        group: str | None = None,
+        after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
-        """Return active tasks matching every filter given, in dispatch order."""
+        """Return active tasks matching every filter given, in dispatch order.
+
+        ``tags`` values of ``None`` match any value of the key; ``domain`` matches the
+        types ``"<domain>::..."``; ``parent`` the children of that task; ``after`` is the
+        ``(priority, id)`` of the last task of the previous page.
+        """
 
     async def list_history(
         self,
@@ -427,9 +436,10 @@ class Store(Protocol):
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records matching every filter, newest first; ``before`` pages by seq."""
 

@@ -57,16 +57,8 @@ def check_and_migrate(conn: sqlite3.Connection, path: Path, *, wal: bool = True)
 
     Nothing is written before the checks pass, so a refused file is left untouched.
     """
-    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = _ours(conn, path)
     latest = latest_version()
-    if application_id not in (0, APPLICATION_ID) or (
-        application_id == 0 and (version != 0 or _has_tables(conn))
-    ):
-        raise NotADatabaseError(
-            f"{str(path)!r} is a SQLite database of another application, not a taskmill "
-            f"database; pass the path of a taskmill database, or of a file that does not exist"
-        )
     if version > latest:
         raise SchemaVersionError(
             f"{str(path)!r} has schema version {version}, written by a newer taskmill; this "
@@ -90,6 +82,44 @@ def check_and_migrate(conn: sqlite3.Connection, path: Path, *, wal: bool = True)
         except BaseException:
             conn.rollback()
             raise
+
+
+def check_read_only(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a database that a read-only open cannot read as it is (it never migrates)."""
+    version = _ours(conn, path)
+    latest = latest_version()
+    if version == 0:
+        raise NotADatabaseError(
+            f"{str(path)!r} is empty, not a taskmill database yet; open it once read-write "
+            f"(Scheduler(path)) to create its tables"
+        )
+    if version > latest:
+        raise SchemaVersionError(
+            f"{str(path)!r} has schema version {version}, written by a newer taskmill; this "
+            f"taskmill reads version {latest}. Upgrade taskmill to read it "
+            f"(the file was not modified)"
+        )
+    if version < latest:
+        raise SchemaVersionError(
+            f"{str(path)!r} has schema version {version}, older than this taskmill's "
+            f"{latest}, and a read-only open never migrates: open it once read-write with this "
+            f"taskmill (Scheduler(path)), which migrates it, or read it with the taskmill that "
+            f"wrote it (the file was not modified)"
+        )
+
+
+def _ours(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of a taskmill (or empty) database; refuse other applications'."""
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if application_id not in (0, APPLICATION_ID) or (
+        application_id == 0 and (version != 0 or _has_tables(conn))
+    ):
+        raise NotADatabaseError(
+            f"{str(path)!r} is a SQLite database of another application, not a taskmill "
+            f"database; pass the path of a taskmill database, or of a file that does not exist"
+        )
+    return version
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:

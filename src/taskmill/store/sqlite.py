@@ -16,7 +16,12 @@ import msgspec
 from taskmill.admission.aging import Aging
 from taskmill.admission.policy import Candidate
 from taskmill.model.config import DURABILITIES, Durability, Retention
-from taskmill.model.errors import ConfigurationError, StoreClosedError, TaskNotFoundError
+from taskmill.model.errors import (
+    ConfigurationError,
+    ReadOnlyError,
+    StoreClosedError,
+    TaskNotFoundError,
+)
 from taskmill.model.io import IoBudget
 from taskmill.model.outcomes import Inserted, SubmitOutcome
 from taskmill.model.records import HistoryRecord, PauseState, ScheduleRecord, TaskRecord
@@ -24,6 +29,7 @@ from taskmill.model.stats import KeyLookup, Throughput, TypeStats
 from taskmill.model.status import TaskStatus
 from taskmill.store.connection import (
     check_location,
+    check_present,
     check_sqlite_version,
     connect,
     map_sqlite_error,
@@ -42,7 +48,7 @@ from taskmill.store.protocol import (
     TagSelector,
     not_dead_lettered,
 )
-from taskmill.store.schema import check_and_migrate
+from taskmill.store.schema import check_and_migrate, check_read_only
 from taskmill.store.sql import control, queries, records, schedules, submissions, tasks
 from taskmill.store.sql import tags as tag_sql
 from taskmill.store.writer import Writer
@@ -62,6 +68,12 @@ class SqliteStore:
         path: The database file; created (with its schema) if it does not exist.
         durability: ``"normal"`` survives process crashes, ``"full"`` also power loss.
         retention: How much history to keep.
+        read_only: Only read the file, which must exist with this taskmill's schema: no
+            lock file, no writer, no migration; connections open the file read-only
+            (``mode=ro``), and each read sees the latest commit of whichever process writes
+            it. Every write raises :class:`~taskmill.ReadOnlyError`. SQLite may leave empty
+            ``-wal`` and ``-shm`` files beside the database (its readers' shared memory);
+            the database file itself is never written.
     """
 
     def __init__(
@@ -70,6 +82,7 @@ class SqliteStore:
         *,
         durability: Durability = "normal",
         retention: Retention = Retention(),  # noqa: B008 - frozen, shared safely
+        read_only: bool = False,
     ) -> None:
         if durability not in DURABILITIES:
             raise ConfigurationError(
@@ -79,6 +92,13 @@ class SqliteStore:
         if not raw or raw.startswith("file:"):
             raise ConfigurationError(f"SqliteStore needs a file path (or ':memory:'), got {raw!r}")
         self.memory = raw == ":memory:"
+        if read_only and self.memory:
+            raise ConfigurationError(
+                "an in-memory database cannot be opened read-only: it lives only in the "
+                "scheduler that created it; pass the path of a database file"
+            )
+        self.read_only = bool(read_only)
+        """Whether the store only reads (see the class docstring)."""
         """Whether the database lives in memory (one connection, reads go through the writer)."""
         self.path = Path(raw) if self.memory else Path(raw).absolute()
         self.durability: Durability = durability
@@ -95,7 +115,8 @@ class SqliteStore:
         self._on_commit: Callable[[float], None] | None = None
 
     def __repr__(self) -> str:
-        return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"SqliteStore({str(self.path)!r}, durability={self.durability!r}{mode})"
 
     def observe_commits(self, observer: Callable[[float], None] | None) -> None:
         """Tell ``observer`` how many seconds each commit takes (on the writer thread)."""
@@ -106,8 +127,21 @@ class SqliteStore:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create or migrate the database and start the writer and readers."""
+        """Create or migrate the database and start the writer and readers.
+
+        A read-only store checks that the file exists and has this taskmill's schema, and
+        starts only the readers.
+
+        Raises:
+            DatabaseNotFoundError: read-only, and the file does not exist.
+            SchemaVersionError: the schema is newer than this taskmill's (read-only: or older).
+            NotADatabaseError: the file is not a taskmill database.
+            DatabaseInUseError: another scheduler has the file open (not read-only).
+        """
         check_sqlite_version()
+        if self.read_only:
+            await self._open_read_only()
+            return
         if not self.memory:
             check_location(self.path)
             self._lock = DatabaseLock(self.path)
@@ -130,6 +164,17 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(
             max_workers=_READ_THREADS, thread_name_prefix=f"taskmill-reader:{self.path.name}"
         )
+
+    async def _open_read_only(self) -> None:
+        check_present(self.path)
+        self._readers = ThreadPoolExecutor(
+            max_workers=_READ_THREADS, thread_name_prefix=f"taskmill-reader:{self.path.name}"
+        )
+        try:
+            await self._read(lambda conn: check_read_only(conn, self.path))
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         """Commit queued writes, checkpoint the WAL and close every connection."""
@@ -162,11 +207,19 @@ class SqliteStore:
         return conn
 
     def _map_error(self, exc: BaseException) -> BaseException:
-        return map_sqlite_error(exc, self.path)
+        return map_sqlite_error(exc, self.path, read_only=self.read_only)
 
     # --- plumbing ------------------------------------------------------------------------
 
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"{self!r} only reads the database; open a store without read_only=True "
+                f"to change tasks"
+            )
+
     def _write(self, operation: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        self._refuse_if_read_only()
         if self._writer is None:
             raise StoreClosedError(f"{self!r} is not open")
         return self._writer.submit(operation)
@@ -183,7 +236,12 @@ class SqliteStore:
         conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
         try:
             if conn is None:
-                conn = connect(self.path, durability=self.durability, readonly=True)
+                conn = connect(
+                    self.path,
+                    durability=self.durability,
+                    readonly=True,
+                    file_read_only=self.read_only,
+                )
                 self._reader_local.conn = conn
                 with self._reader_lock:
                     self._reader_connections.append(conn)
@@ -199,6 +257,7 @@ class SqliteStore:
 
     async def submit(self, new_tasks: Sequence[NewTask], now: float) -> list[SubmitOutcome]:
         """Store ``new_tasks`` in one transaction with dedup by ``(type, key)``."""
+        self._refuse_if_read_only()
         if self._writer is None:
             raise StoreClosedError(f"{self!r} is not open")
         outcomes: list[SubmitOutcome] = await self._writer.submit_combined(
@@ -421,14 +480,27 @@ class SqliteStore:
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         limit: int = 100,
+        domain: str | None = None,
+        group: str | None = None,
+        after: tuple[int, int] | None = None,
+        parent: int | None = None,
     ) -> list[TaskRecord]:
         """Return active tasks matching every filter, in dispatch order."""
         statuses = _statuses(status)
         return await self._read(
             lambda conn: queries.list_tasks(
-                conn, statuses=statuses, task_type=task_type, key=key, tags=tags or {}, limit=limit
+                conn,
+                statuses=statuses,
+                task_type=task_type,
+                key=key,
+                tags=tags or {},
+                limit=limit,
+                domain=domain,
+                group=group,
+                after=after,
+                parent=parent,
             )
         )
 
@@ -438,9 +510,10 @@ class SqliteStore:
         status: TaskStatus | Collection[TaskStatus] | None = None,
         task_type: str | None = None,
         key: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         before: int | None = None,
         limit: int = 100,
+        parent: int | None = None,
     ) -> list[HistoryRecord]:
         """Return history records newest first, ``before`` a ``seq`` to page."""
         statuses = _statuses(status)
@@ -453,6 +526,7 @@ class SqliteStore:
                 tags=tags or {},
                 before=before,
                 limit=limit,
+                parent=parent,
             )
         )
 

@@ -45,12 +45,31 @@ def list_tasks(
     statuses: Collection[TaskStatus],
     task_type: str | None,
     key: str | None,
-    tags: Mapping[str, str],
+    tags: Mapping[str, str | None],
     limit: int,
+    domain: str | None = None,
+    group: str | None = None,
+    after: tuple[int, int] | None = None,
+    parent: int | None = None,
 ) -> list[TaskRecord]:
-    """Active tasks matching every filter, in dispatch order (priority, then id)."""
+    """Active tasks matching every filter, in dispatch order (priority, then id).
+
+    ``after`` is the ``(priority, id)`` of the last task of the previous page.
+    """
     clauses, params = tag_sql.tasks_filter(tags)
     _status_clause(statuses, clauses, params)
+    if domain is not None:  # a range on the qualified name: "domain::" up to "domain:;"
+        clauses.append("type >= ? AND type < ?")
+        params += [f"{domain}::", f"{domain}:;"]
+    if group is not None:
+        clauses.append("group_key = ?")
+        params.append(group)
+    if parent is not None:
+        clauses.append("parent_id = ?")
+        params.append(parent)
+    if after is not None:
+        clauses.append("(priority, id) > (?, ?)")
+        params += [after[0], after[1]]
     if key is not None and task_type is not None:
         clauses.append("key_hash = ? AND type = ? AND key = ?")
         params += [key_hash(task_type, key), task_type, key]
@@ -73,9 +92,10 @@ def list_history(
     statuses: Collection[TaskStatus],
     task_type: str | None,
     key: str | None,
-    tags: Mapping[str, str],
+    tags: Mapping[str, str | None],
     before: int | None,
     limit: int,
+    parent: int | None = None,
 ) -> list[HistoryRecord]:
     """History records matching every filter, newest first; ``before`` pages by ``seq``."""
     clauses, params = tag_sql.history_filter(tags)
@@ -88,6 +108,9 @@ def list_history(
     if key is not None:
         clauses.append("key = ?")
         params.append(key)
+    if parent is not None:
+        clauses.append("parent_id = ?")
+        params.append(parent)
     if before is not None:
         clauses.append("seq < ?")
         params.append(before)

@@ -44,21 +44,33 @@ def selector_clause(selector: TagSelector) -> tuple[str, list[Any]]:
     return clause, params
 
 
-def tasks_filter(tags: Mapping[str, str]) -> tuple[list[str], list[Any]]:
-    """WHERE clauses on ``tasks`` for tasks carrying every one of ``tags``."""
-    clauses, params = [], []
+def tasks_filter(tags: Mapping[str, str | None]) -> tuple[list[str], list[Any]]:
+    """WHERE clauses on ``tasks`` for tasks carrying every one of ``tags`` (``None``: any value)."""
+    clauses: list[str] = []
+    params: list[Any] = []
     for key, value in tags.items():
-        clauses.append("id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)")
-        params += [key, value]
+        if value is None:
+            clauses.append("id IN (SELECT task_id FROM task_tags WHERE key = ?)")
+            params.append(key)
+        else:
+            clauses.append("id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)")
+            params += [key, value]
     return clauses, params
 
 
-def history_filter(tags: Mapping[str, str]) -> tuple[list[str], list[Any]]:
+def history_filter(tags: Mapping[str, str | None]) -> tuple[list[str], list[Any]]:
     """WHERE clauses on ``history`` for records carrying every one of ``tags``."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     for key, value in tags.items():
-        clauses.append("EXISTS (SELECT 1 FROM json_each(history.tags) WHERE key = ? AND value = ?)")
-        params += [key, value]
+        if value is None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(history.tags) WHERE key = ?)")
+            params.append(key)
+        else:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(history.tags) WHERE key = ? AND value = ?)"
+            )
+            params += [key, value]
     return clauses, params
 
 
