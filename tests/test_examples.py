@@ -14,15 +14,19 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
 def doc_programs() -> list[tuple[str, str]]:
-    """Complete programs in the docs: python blocks that run themselves with asyncio.run.
+    """Complete programs in the docs: python blocks that run themselves.
 
-    Blocks that need pydantic (not a dependency of taskmill) are left out.
+    That is, blocks calling asyncio.run, or using the synchronous scheduler in a ``with``.
+
+    Blocks that need pydantic (not a dependency of taskmill) or a screen (tkinter) are left
+    out.
     """
     programs = []
     for page in sorted((ROOT / "docs").glob("*.md")):
         blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
         for number, block in enumerate(blocks):
-            if "asyncio.run(" in block and "pydantic" not in block:
+            runs = "asyncio.run(" in block or re.search(r"^with Scheduler\(", block, re.M)
+            if runs and "pydantic" not in block and "tkinter" not in block:
                 programs.append((f"{page.stem}-{number}", block))
     return programs
 
@@ -61,6 +65,7 @@ def test_examples_exist() -> None:
     """The examples folder is not empty (a wrong path would make the next test vacuous)."""
     assert [p.name for p in EXAMPLES] == [
         "events_to_web.py",
+        "qt_app.py",
         "quickstart.py",
         "retries_and_events.py",
     ]
@@ -69,11 +74,13 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(example: Path, tmp_path: Path) -> None:
     """Each example exits 0 and prints what it promises."""
-    args = {"events_to_web.py": ["--check"]}.get(example.name, [])  # a server: read once, exit
+    # a server: read once, exit; a window: offscreen, run its tasks, exit
+    args = {"events_to_web.py": ["--check"], "qt_app.py": ["--check"]}.get(example.name, [])
     result = run_program(example, tmp_path, *args)
     assert result.returncode == 0, result.stderr
     expected = {
         "events_to_web.py": "stream: snapshot, snapshot-data, dispatched, progress, completed",
+        "qt_app.py": "6 tasks: done, done, done, done, done, done",
         "quickstart.py": "task 1 completed: read 4096 bytes",
         "retries_and_events.py": "fetch https://example.com/down: dead_letter after 1 retries",
     }[example.name]

@@ -153,6 +153,11 @@ class Scheduler(Blocking):
         self.close()
 
     @property
+    def running(self) -> bool:
+        """Whether the scheduler is started and not closed (its calls may be made)."""
+        return self._phase == "started"
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the asyncio scheduler runs on (``None`` before :meth:`start`)."""
         return self._portal.loop
