@@ -49,9 +49,11 @@ async def db(db_path: Path) -> Path:
 
     async with Scheduler(db_path, domains=[shop], clock=clock) as scheduler:
         handle = scheduler.domain(shop)
-        await handle.submit({"kids": 2}, task="order", tags={"user": "ann"})  # 1, children 3 5
+        await scheduler.pause()  # ids in submission order, whatever the dispatcher's timing
+        await handle.submit({"kids": 2}, task="order", tags={"user": "ann"})  # 1, children 4 5
         await handle.submit({"fail": True}, task="order")  # 2
-        await handle.submit({"to": "x"}, task="ship")  # 4: dead letter after 2 attempts
+        await handle.submit({"to": "x"}, task="ship")  # 3: dead letter after 2 attempts
+        await scheduler.resume()
         await run_until_idle(scheduler, clock)
         await scheduler.pause()
         await handle.submit({"note": ESCAPE}, task="order", tags={"user": "bob"}, priority=7)
@@ -106,7 +108,7 @@ def test_show_renders_payload_safely_with_children_and_history(db: Path) -> None
     assert parent["task"] is None
     assert [(h["status"], h["tags"]) for h in parent["history"]] == [("completed", {"user": "ann"})]
     assert parent["children"] == [
-        {"id": 3, "type": "shop::item", "status": "completed", "label": "shop::item"},
+        {"id": 4, "type": "shop::item", "status": "completed", "label": "shop::item"},
         {"id": 5, "type": "shop::item", "status": "completed", "label": "shop::item"},
     ]
     table = invoke("show", str(db), "1").output
@@ -120,8 +122,8 @@ def test_history_failures_and_dead_letters(db: Path) -> None:
     assert sorted((r["id"], r["status"]) for r in every) == [
         (1, "completed"),
         (2, "failed"),
-        (3, "completed"),
-        (4, "dead_letter"),
+        (3, "dead_letter"),
+        (4, "completed"),
         (5, "completed"),
     ]
     assert [r["seq"] for r in every] == [5, 4, 3, 2, 1]
@@ -132,10 +134,10 @@ def test_history_failures_and_dead_letters(db: Path) -> None:
     failures = json.loads(invoke("failures", str(db), "--json").output)["history"]
     assert sorted((r["id"], r["last_error"]) for r in failures) == [
         (2, "PermanentError: card declined"),
-        (4, "Retry: carrier down"),
+        (3, "Retry: carrier down"),
     ]
     dead = invoke("dead-letters", str(db)).output
-    assert "│ 4  │ shop::ship │ dead_letter │ 1       │" in dead
+    assert "│ 3  │ shop::ship │ dead_letter │ 1       │" in dead
     assert "Retry: carrier down" in dead
 
 

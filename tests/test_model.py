@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 
 import pytest
@@ -127,7 +128,23 @@ def test_retry_exception_carries_delay() -> None:
     """Retry(after=...) accepts seconds or a timedelta."""
     assert Retry(after=timedelta(minutes=1)).after == 60.0
     assert Retry("x", after=5).after == 5.0
+    assert Retry(after=0).after == 0.0
     assert Retry().after is None
+
+
+@pytest.mark.parametrize(
+    "after",
+    [math.inf, -math.inf, math.nan, -5, -0.001, timedelta(seconds=-1), "5", True],
+    ids=["inf", "-inf", "nan", "-5", "-0.001", "negative-timedelta", "str", "bool"],
+)
+def test_retry_refuses_a_delay_that_is_not_finite_seconds(after: object) -> None:
+    """Retry(after=inf) used to park a task forever; nan and -5 meant 'no delay'."""
+    with pytest.raises(InvalidRetryPolicyError) as raised:
+        Retry("x", after=after)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert f"Retry(after={after!r})" in message
+    assert "finite number of seconds >= 0" in message
+    assert "PermanentError" in message
 
 
 def test_io_budget_constructors_and_sum() -> None:

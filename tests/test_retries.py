@@ -166,6 +166,28 @@ async def test_explicit_retry_after_overrides_policy(database: str, clock: FakeC
     assert (record.status, record.last_error) == (TaskStatus.DEAD_LETTER, "Retry: rate limited")
 
 
+async def test_an_invalid_retry_delay_fails_the_task_with_its_message(
+    database: str, clock: FakeClock
+) -> None:
+    """Retry(after=inf) no longer parks a task forever: it fails, saying why, at once."""
+    domain = Domain("work", retry=RetryPolicy.fixed(1.0, max_retries=5))
+    tries: list[float] = []
+
+    @domain.task("job")
+    async def job(payload: Job) -> None:
+        tries.append(clock.now())
+        raise Retry("later", after=float("inf"))
+
+    async with Scheduler(database, domains=[domain], clock=clock) as scheduler:
+        outcome = await scheduler.domain(domain).submit(Job("a"))
+        await scheduler.wait_idle()  # returns: nothing is left waiting for ever
+        [record] = await scheduler.get_history(outcome.id)
+    assert tries == [clock.now()]
+    assert (record.status, record.retry_count) == (TaskStatus.FAILED, 0)
+    assert record.last_error is not None
+    assert record.last_error.startswith("InvalidRetryPolicyError: Retry(after=inf): after must")
+
+
 async def test_permanent_error_fails_without_retry(database: str, clock: FakeClock) -> None:
     """PermanentError, and exceptions listed in permanent_errors, fail at once."""
     domain = Domain("work", retry=RetryPolicy.fixed(1.0, max_retries=5))

@@ -7,7 +7,6 @@ admission setters work from any thread (and stop() from a signal handler).
 from __future__ import annotations
 
 import asyncio
-import os
 import selectors
 import signal
 import sqlite3
@@ -159,15 +158,21 @@ class WatchedSelector(selectors.DefaultSelector):
             self.asleep.clear()
 
 
-def run_until_stopped(db_path: Path, stop_when_asleep: Callable[[Scheduler], None]) -> None:
-    """Run a scheduler on this thread; once its loop sleeps, another thread stops it."""
+def run_until_stopped(
+    db_path: Path, stop_when_asleep: Callable[[Scheduler, threading.Event], None]
+) -> None:
+    """Run a scheduler on this thread; once its loop sleeps, another thread stops it.
+
+    The stopping function gets the scheduler and an event set once ``run()`` returned.
+    """
     selector = WatchedSelector()
     loop = asyncio.SelectorEventLoop(selector)
     scheduler = Scheduler(db_path, domains=[jobs])
+    finished = threading.Event()
 
     def stopper() -> None:
         selector.asleep.wait()  # nothing but stop() itself can wake the loop from here on
-        stop_when_asleep(scheduler)
+        stop_when_asleep(scheduler, finished)
 
     async def main() -> None:
         await scheduler.open()
@@ -176,6 +181,7 @@ def run_until_stopped(db_path: Path, stop_when_asleep: Callable[[Scheduler], Non
         thread = threading.Thread(target=stopper)
         thread.start()
         await running
+        finished.set()
         thread.join()
 
     try:
@@ -187,7 +193,7 @@ def run_until_stopped(db_path: Path, stop_when_asleep: Callable[[Scheduler], Non
 
 
 def test_stop_from_another_thread_ends_run(db_path: Path) -> None:
-    run_until_stopped(db_path, lambda scheduler: scheduler.stop())
+    run_until_stopped(db_path, lambda scheduler, finished: scheduler.stop())
 
 
 def test_stop_from_a_signal_handler_ends_run(db_path: Path) -> None:
@@ -197,9 +203,19 @@ def test_stop_from_a_signal_handler_ends_run(db_path: Path) -> None:
     previous = signal.signal(signal.SIGUSR1, lambda signum, frame: stopped[0].stop())
     try:
 
-        def send_signal(scheduler: Scheduler) -> None:
+        def send_signal(scheduler: Scheduler, finished: threading.Event) -> None:
             stopped.append(scheduler)
-            os.kill(os.getpid(), signal.SIGUSR1)
+            # To the main thread itself: a signal for the process may land on any thread,
+            # and Python runs handlers only once the main thread wakes up on its own. One
+            # that arrives just before select() starts waits for the next; so send again
+            # until run() has returned (stop() is idempotent). Without a wake-up through the
+            # self-pipe, every retried select() sleeps on and run() never returns.
+            main = threading.main_thread().ident
+            assert main is not None
+            while True:
+                signal.pthread_kill(main, signal.SIGUSR1)
+                if finished.wait(timeout=0.2):
+                    return
 
         run_until_stopped(db_path, send_signal)
     finally:

@@ -57,6 +57,9 @@ class RateLimit:
         return float(self.burst) if self.burst is not None else max(1.0, self.rate)
 
 
+_MAX_STEPS = 64  # float steps next_token_at takes past the computed instant, at most
+
+
 @dataclass(frozen=True, slots=True)
 class Bucket:
     """A token bucket's state at an instant: ``tokens`` available at time ``at``."""
@@ -87,8 +90,19 @@ class Bucket:
         return Bucket(self.limit, bucket.tokens - 1.0, bucket.at)
 
     def next_token_at(self, now: float) -> float:
-        """The earliest instant a token is available."""
+        """The earliest instant at which :meth:`available` is true (``now`` if it is now).
+
+        The refill arithmetic rounds: at epoch-sized times one float step is ~0.2 µs, and
+        the instant computed from the deficit can hold 0.9999995 tokens. The answer moves
+        forward by float steps until a token really is there, so a timer armed for it never
+        finds the bucket still empty (and never comes back with the same instant).
+        """
         bucket = self.refilled(now)
         if bucket.tokens >= 1.0:
             return now
-        return now + (1.0 - bucket.tokens) / self.limit.rate
+        at = now + (1.0 - bucket.tokens) / self.limit.rate
+        for _ in range(_MAX_STEPS):
+            if self.available(at):
+                return at
+            at = math.nextafter(at, math.inf)
+        return at + 1e-6  # unreachable for finite rates; a strictly later instant regardless

@@ -113,7 +113,24 @@ class Retry(Exception):
 
     def __init__(self, reason: str = "", *, after: float | timedelta | None = None) -> None:
         super().__init__(reason or "retry requested")
-        self.after: float | None = None if after is None else max(0.0, _seconds(after))
+        self.after: float | None = None if after is None else _retry_delay(after)
+        """Seconds to wait before the next attempt (``None``: the policy's delay)."""
+
+
+def _retry_delay(after: object) -> float:
+    """Check ``Retry(after=...)``: finite seconds >= 0, or a timedelta of them."""
+    seconds: float | None = None
+    if isinstance(after, timedelta):
+        seconds = after.total_seconds()
+    elif isinstance(after, int | float) and not isinstance(after, bool):
+        seconds = float(after)
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise InvalidRetryPolicyError(
+            f"Retry(after={after!r}): after must be a finite number of seconds >= 0 or a "
+            f"timedelta; raise PermanentError to give up, or leave after out for the retry "
+            f"policy's delay"
+        )
+    return seconds
 
 
 class PermanentError(Exception):

@@ -7,6 +7,7 @@ priority-then-FIFO order, so the queue itself is never loaded into memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from taskmill.admission.policy import select
@@ -73,10 +74,16 @@ class Dispatcher:
         try:
             while True:
                 wake.clear()
-                await self.dispatch_once()  # claims nothing once stopping
+                started = await self.dispatch_once()  # claims nothing once stopping
                 if self._stopping:
                     break
-                await wake.wait()
+                if wake.is_set() and not started:
+                    # Event.wait() on a set event returns without suspending: a step that
+                    # starts nothing yet wakes itself (a timer due at once, a policy
+                    # promising an instant already past) must still let the loop run.
+                    await asyncio.sleep(0)
+                else:
+                    await wake.wait()
         finally:
             self._disarm()
 

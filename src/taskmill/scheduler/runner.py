@@ -20,6 +20,7 @@ import msgspec
 
 from taskmill.clock import Clock
 from taskmill.domain import TaskType
+from taskmill.model.errors import InvalidRetryPolicyError
 from taskmill.model.events import Dispatched, Progress
 from taskmill.model.records import TaskHeader
 from taskmill.model.retry import Retry, RetryPolicy
@@ -372,6 +373,8 @@ class Runner:
             return self._settlement(running, SettleKind.FAILED, error=str(exc))
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if task_type is None or isinstance(exc, task_type.permanent_errors):
+            return self._settlement(running, SettleKind.FAILED, error=error)
+        if isinstance(exc, InvalidRetryPolicyError):  # a malformed Retry(after=...): a bug
             return self._settlement(running, SettleKind.FAILED, error=error)
         policy = self._policy(claimed, task_type)
         if claimed.retry_count >= policy.max_retries:
