@@ -59,7 +59,7 @@ def test_plain_demo_runs_every_act_and_keeps_its_database(tmp_path: Path) -> Non
     assert "thumbnail IMG_0008.jpg again at HIGH -> Upgraded #16" in out
     assert "thumbnail IMG_0001.jpg again (running) -> Requeued #9" in out
     # 3: backoff, a permanent failure, a dead letter retried
-    assert "failed   upload holiday.mov #17: Retry: connection reset by peer, retry in 0.20s" in out
+    assert "failed   upload holiday.mov #17: Retry: connection reset by peer, retry in 0.12s" in out
     assert "failed   upload gone.txt #18: PermanentError: /docs/gone.txt does not exist" in out
     assert "dead     upload huge.mov #19: dead letter after 3 attempts" in out
     assert "dead letter #19 retried as #20" in out
@@ -82,6 +82,8 @@ def test_plain_demo_runs_every_act_and_keeps_its_database(tmp_path: Path) -> Non
     assert not list(tmp_path.glob(".taskmill-demo-io-*"))  # flood and exports deleted
     # 5: the group cap
     assert "group album:holiday: at most 2 of its 6 uploads ran at once" in out
+    act5 = out[out.index(headings[4]) : out.index(headings[5])]
+    assert re.search(r"\] waiting: .*cap", act5), act5  # why the other uploads waited
     # 6: SIGKILL, then recovery without a retry charged
     assert "worker killed (exit status -9); reopening the database" in out
     assert re.search(r"recovered 3 tasks: (#\d+ pending \(retries 0\)(, )?){3}\n", out), out

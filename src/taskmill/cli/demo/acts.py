@@ -200,13 +200,13 @@ class Show:
         handle = scheduler.domain(photos)
         async with scheduler.events(kinds=[Dispatched]) as events:
             await handle.submit_many(
-                [Submission(Scan(name, t(4.0)), priority=level) for name, level in folders]
+                [Submission(Scan(name, t(2.5)), priority=level) for name, level in folders]
             )
             say("submit   7 scans in one batch: 1 HIGH, 2 NORMAL, 3 BACKGROUND, 1 IDLE")
             await wait_for(events, Dispatched, SLOTS)
         say("every slot is busy; the user opens a photo: its preview is REALTIME")
         async with scheduler.events(kinds=[Preempted]) as events:
-            outcome = await handle.submit(Preview("/photos/IMG_0042.jpg", t(2.0)))
+            outcome = await handle.submit(Preview("/photos/IMG_0042.jpg", t(1.2)))
             say(submitted("preview IMG_0042.jpg (REALTIME)", outcome))
             [event] = await wait_for(events, Preempted)
         assert isinstance(event, Preempted)
@@ -226,14 +226,14 @@ class Show:
         handle = scheduler.domain(photos)
         paths = [f"/photos/IMG_{n:04}.jpg" for n in range(1, 9)]
         async with scheduler.events(kinds=[Dispatched]) as events:
-            await handle.submit_many([Thumbnail(path, t(2.0)) for path in paths])
+            await handle.submit_many([Thumbnail(path, t(1.2)) for path in paths])
             say("submit   8 thumbnails (BACKGROUND): 4 run, 4 wait")
             await wait_for(events, Dispatched, SLOTS)
-        again = await handle.submit(Thumbnail(paths[5], t(2.0)))
+        again = await handle.submit(Thumbnail(paths[5], t(1.2)))
         say(submitted("thumbnail IMG_0006.jpg again (queued)", again))
-        sooner = await handle.submit(Thumbnail(paths[7], t(2.0)), priority=Priority.HIGH)
+        sooner = await handle.submit(Thumbnail(paths[7], t(1.2)), priority=Priority.HIGH)
         say(submitted("thumbnail IMG_0008.jpg again at HIGH", sooner))
-        rerun = await handle.submit(Thumbnail(paths[0], t(2.0)))
+        rerun = await handle.submit(Thumbnail(paths[0], t(1.2)))
         say(submitted("thumbnail IMG_0001.jpg again (running)", rerun))
         say("11 submissions, still 8 tasks: IMG_0008 now runs at HIGH, IMG_0001 runs twice")
         await scheduler.wait_idle()
@@ -245,8 +245,8 @@ class Show:
         self.act(3, "uploads fail the way networks do")
         t, say = self.t, self.stage.say
         handle = scheduler.domain(cloud)
-        backoff = RetryPolicy.exponential(t(1.0), factor=2, max_delay=t(4.0), jitter=0)
-        flaky = await handle.submit(Upload("/videos/holiday.mov", t(1.5), flaky=2), retry=backoff)
+        backoff = RetryPolicy.exponential(t(0.6), factor=2, max_delay=t(4.0), jitter=0)
+        flaky = await handle.submit(Upload("/videos/holiday.mov", t(1.0), flaky=2), retry=backoff)
         say(submitted("upload holiday.mov (fails twice, exponential backoff)", flaky))
         gone = await handle.submit(Upload("/docs/gone.txt", t(0.5), missing=True))
         say(submitted("upload gone.txt (a missing file: PermanentError)", gone))
@@ -255,7 +255,7 @@ class Show:
         Network.up = False
         try:
             huge = await handle.submit(
-                Upload("/videos/huge.mov", t(1.5)), retry=RetryPolicy.fixed(t(1.0), max_retries=2)
+                Upload("/videos/huge.mov", t(1.0)), retry=RetryPolicy.fixed(t(0.6), max_retries=2)
             )
             say(submitted("upload huge.mov (2 retries)", huge))
             await scheduler.wait_idle()
@@ -290,7 +290,7 @@ class Show:
         say(f"set_group_limit({ALBUM!r}, 2)")
         uploads = [
             Submission(
-                Upload(f"/album/holiday_{n}.jpg", t(1.5)), group=ALBUM, tags={"album": ALBUM}
+                Upload(f"/album/holiday_{n}.jpg", t(1.0)), group=ALBUM, tags={"album": ALBUM}
             )
             for n in range(1, 7)
         ]
@@ -309,12 +309,14 @@ class Show:
 
         counter = scheduler.subscribe(count)
         await scheduler.domain(cloud).submit_many(uploads)
-        extra = [Thumbnail(f"/album/cover_{n}.jpg", t(1.0)) for n in (1, 2)]
+        extra = [Thumbnail(f"/album/cover_{n}.jpg", t(0.8)) for n in (1, 2)]
         await scheduler.domain(photos).submit_many(extra)
         say(f"submit   6 uploads to {ALBUM} and 2 thumbnails")
         for _ in range(40):  # how admission explains the wait, as soon as a step has run
             snapshot = await scheduler.snapshot()
-            if snapshot.admission is not None and snapshot.admission.waiting_by:
+            if snapshot.admission is not None and (
+                snapshot.admission.waiting_by or snapshot.admission.holds
+            ):
                 say(f"waiting: {snapshot.admission.summary()}")
                 break
             await asyncio.sleep(0.025)
@@ -333,7 +335,7 @@ class Show:
             return
         self.act(6, "a worker process starts 3 transcodes and is killed with SIGKILL")
         t, say = self.t, self.stage.say
-        code = f"from taskmill.cli.demo.workload import worker; worker({str(self.db)!r}, {t(3.0)})"
+        code = f"from taskmill.cli.demo.workload import worker; worker({str(self.db)!r}, {t(1.5)})"
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -395,11 +397,11 @@ class Throttling:
         feeder = asyncio.create_task(self._feed())
         watcher = asyncio.create_task(self._watch())
         try:
-            await self._until(lambda io: io.limit == io.cap, 2.5 if fast else 5.0)
+            await self._until(lambda io: io.limit == io.cap, 2.0 if fast else 3.0)
             before = self.io.limit if self.io is not None else 0
             self.phase, self.low = "flood", before
             budget = (256 if fast else 512) * MIB
-            seconds = 2.5 if fast else 5.0
+            seconds = 2.5 if fast else 4.0
             flood = Flood(self.directory / "flood", budget, seconds)
             say(
                 f"flood: another process writes up to {budget // MIB} MiB with fsyncs "
@@ -419,7 +421,7 @@ class Throttling:
             say(f"flood over: {flood.written // MIB} MiB written, fsynced and deleted")
             self.phase = "after"
             target = (lambda io: io.limit > self.low) if fast else (lambda io: io.limit >= before)
-            await self._until(target, 4.0 if fast else 8.0)
+            await self._until(target, 4.0 if fast else 6.0)
         finally:
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)

@@ -98,9 +98,9 @@ def _header(view: View) -> Panel:
 def _running(view: View) -> Panel:
     table = Table(expand=True, box=None, pad_edge=False)
     table.add_column("id", justify="right", style="dim", width=4)
-    table.add_column("task", ratio=2, no_wrap=True)
+    table.add_column("task", ratio=3, min_width=22, no_wrap=True)
     table.add_column("tier", width=10)
-    table.add_column("progress", ratio=2, min_width=10)
+    table.add_column("progress", ratio=2, min_width=8)
     table.add_column("", width=4, justify="right")
     snapshot = view.snapshot
     running = () if snapshot is None else snapshot.running
