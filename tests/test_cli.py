@@ -224,34 +224,6 @@ def test_without_click_the_command_says_how_to_install_it() -> None:
     )
 
 
-def test_demo_runs_every_act_and_recovers_the_crash(tmp_path: Path) -> None:
-    """`taskmill demo` runs its three acts and ends with a clean summary."""
-    db = tmp_path / "demo.db"
-    result = subprocess.run(
-        [sys.executable, "-m", "taskmill", "demo", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    for heading in ("1. Priorities", "2. Retries", "3. Crash recovery", "Summary"):
-        assert heading in out
-    assert "-> duplicate #5" in out
-    assert out.count("preempted by #10, no retry charged") == 1
-    assert out.count("recovered transcode") == 3
-    assert "history: 15 completed, 1 dead_letter, 1 failed" in out
-    assert db.exists()
-
-
-def test_demo_no_crash_option_is_parsed() -> None:
-    """`demo --help` lists its two options."""
-    out = invoke("demo", "--help").output
-    assert "--db PATH" in out
-    assert "--no-crash" in out
-
-
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     """`taskmill --version` prints the package version."""
     assert main(["--version"]) == 0

@@ -85,3 +85,21 @@ def test_example_runs(example: Path, tmp_path: Path) -> None:
         "retries_and_events.py": "fetch https://example.com/down: dead_letter after 1 retries",
     }[example.name]
     assert expected in result.stdout
+
+
+def test_readme_first_program_prints_what_it_shows(tmp_path: Path) -> None:
+    """The README's first program, run in an empty directory, prints exactly what it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(
+        r"## A first program\n\n```python\n(.*?)```\n\nIn an empty directory it prints:\n\n"
+        r"```text\n(.*?)```",
+        readme,
+        re.S,
+    )
+    assert match is not None
+    program = tmp_path / "first.py"
+    program.write_text(match.group(1), encoding="utf-8")
+    result = run_program(program, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == match.group(2)
+    assert run_program(program, tmp_path).stdout.splitlines()[0] == "Inserted(id=2)"

@@ -29,6 +29,7 @@ from taskmill import (
 from taskmill.cli import inspect
 
 OK, NOT_FOUND, USAGE, CANNOT_OPEN = 0, 1, 2, 3
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 EPILOG = (
     "Exit status: 0 done, 1 not found, 2 usage error or bad input, "
@@ -97,24 +98,43 @@ def cli() -> None:
 @click.option(
     "--db",
     metavar="PATH",
-    help="database file to use (default: a fresh file in a temporary directory)",
+    help="database file to use and keep (default: taskmill-demo-<timestamp>.db here)",
 )
+@click.option("--fast", is_flag=True, help="shorten every act (about 15 s instead of 30 s)")
 @click.option(
     "--no-crash",
     is_flag=True,
-    help="skip the part that kills a worker process and recovers its tasks",
+    help="skip the act that kills a worker process and recovers its tasks",
 )
-def demo(db: str | None, no_crash: bool) -> None:
-    """Run a small realistic workload and show what the scheduler does.
+@click.option("--no-io", is_flag=True, help="skip the act that floods the disk")
+@click.option(
+    "--plain/--screen",
+    default=None,
+    help="plain text lines, or the live screen (default: the screen on a terminal)",
+)
+def demo(db: str | None, fast: bool, no_crash: bool, no_io: bool, plain: bool | None) -> None:
+    """Show what the scheduler does, act by act, on a live screen.
 
-    Runs photo thumbnails and uploads on a database in a temporary directory: priorities,
-    deduplication, retries, dead letters and crash recovery.
+    Priorities and preemption, deduplication, retries and a dead letter, IO-aware
+    throttling during a real disk flood from another process, a group cap, and a worker
+    killed with SIGKILL whose tasks are recovered. The database is kept; the demo ends
+    with the commands that inspect it. Off a terminal it prints plain lines. Ctrl-C
+    stops it (exit status 130), keeping the database.
     """
     import asyncio
+    from pathlib import Path
 
-    from taskmill.cli.demo import run_demo
+    from taskmill.cli.demo import default_path, interrupted_message, run_demo
 
-    status = asyncio.run(run_demo(db=db, crash=not no_crash))
+    path = (Path(db) if db else default_path()).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        status = asyncio.run(
+            run_demo(path, crash=not no_crash, io=not no_io, fast=fast, plain=plain)
+        )
+    except KeyboardInterrupt:
+        click.echo(interrupted_message(path))
+        sys.exit(INTERRUPTED)
     if status:
         sys.exit(status)
 
