@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -18,6 +19,7 @@ from taskmill import (
     AmbiguousTaskTypeError,
     DatabaseAccessError,
     Domain,
+    Inserted,
     InvalidPriorityError,
     NotADatabaseError,
     PayloadEncodeError,
@@ -288,3 +290,43 @@ def test_errors_share_one_base() -> None:
 def test_msgspec_is_the_codec() -> None:
     """Payloads are JSON (msgspec), never pickle: the stored bytes are readable JSON."""
     assert msgspec.json.decode(msgspec.json.encode(Photo("/a", 2))) == {"path": "/a", "size": 2}
+
+
+@dataclass
+class Measure:
+    ratio: float
+    note: str | None = None
+
+
+@pytest.mark.parametrize(
+    ("task", "payload", "where", "shown"),
+    [
+        ("measure", Measure(float("nan")), "payload['ratio']", "nan"),
+        ("anything", {"scores": [1.0, float("inf")]}, "payload['scores'][1]", "inf"),
+        ("anything", [{"x": -float("inf")}], "payload[0]['x']", "-inf"),
+    ],
+    ids=["nan-in-a-float-field", "inf-in-json", "-inf-nested"],
+)
+async def test_non_finite_floats_are_refused_naming_the_field(
+    db_path: Path, task: str, payload: object, where: str, shown: str
+) -> None:
+    """NaN and infinities used to be stored as null: the value changed silently."""
+    lab = Domain("lab")
+
+    @lab.task("measure")
+    async def measure(item: Measure) -> None: ...
+
+    @lab.task("anything")
+    async def anything(item: Any) -> None: ...
+
+    async with Scheduler(db_path, domains=[lab]) as scheduler:
+        await scheduler.pause()
+        with pytest.raises(PayloadEncodeError) as raised:
+            await scheduler.domain(lab).submit(payload, task=task)
+        message = str(raised.value)
+        assert f"lab::{task}: {where} is {shown}," in message
+        assert "JSON has no NaN or infinity" in message
+        assert await scheduler.count_by_status() == {}
+        # None and finite numbers (and nulls the caller meant) still go through
+        ok = await scheduler.domain(lab).submit({"scores": [1.5, None]}, task="anything")
+        assert isinstance(ok, Inserted)

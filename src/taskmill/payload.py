@@ -7,6 +7,7 @@ Supported payload types: dataclasses, ``msgspec.Struct``, ``TypedDict``, pydanti
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import msgspec
@@ -14,6 +15,34 @@ import msgspec
 from taskmill.model.errors import PayloadEncodeError, PayloadValidationError
 
 _encoder = msgspec.json.Encoder()
+
+
+def _refuse_non_finite(value: Any, task: str) -> None:
+    """Raise if ``value`` (builtins) holds a NaN or an infinity, naming where."""
+    found = _find_non_finite(value, "payload")
+    if found is not None:
+        where, number = found
+        raise PayloadEncodeError(
+            f"cannot encode the payload for {task}: {where} is {number!r}, and JSON has no NaN "
+            f"or infinity (it would be stored as null and come back as None); pass a finite "
+            f"number, or None on purpose"
+        )
+
+
+def _find_non_finite(value: Any, where: str) -> tuple[str, float] | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, dict):
+        items: Any = ((f"{where}[{key!r}]", item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{where}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for path, item in items:
+        found = _find_non_finite(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_pydantic_model(tp: Any) -> bool:
@@ -50,6 +79,8 @@ class PayloadCodec:
                     f"got {type(payload).__name__}"
                 )
             data: bytes = payload.model_dump_json().encode()
+            if b"null" in data:
+                _refuse_non_finite(payload.model_dump(), task)
             return data
         try:
             data = _encoder.encode(payload)
@@ -60,6 +91,8 @@ class PayloadCodec:
                 f"bool, None, list, dict with str keys); pass file paths or ids instead of "
                 f"open files, sockets or other live objects"
             ) from exc
+        if b"null" in data:  # JSON writes NaN and infinities as null: find out which it was
+            _refuse_non_finite(msgspec.to_builtins(payload), task)
         if self._validate:
             try:
                 assert self._decoder is not None
