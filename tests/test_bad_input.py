@@ -18,6 +18,7 @@ import pytest
 from taskmill import (
     AmbiguousTaskTypeError,
     DatabaseAccessError,
+    DatabaseCorruptError,
     Domain,
     Inserted,
     InvalidPriorityError,
@@ -269,6 +270,41 @@ async def test_missing_directory(tmp_path: Path) -> None:
         async with Scheduler(tmp_path / "nope" / "tasks.db", domains=[media]):
             pass
     assert not (tmp_path / "nope").exists()
+
+
+async def test_a_directory_as_the_database_path(tmp_path: Path) -> None:
+    """It used to blame permissions; it says the path is a directory, and what to pass."""
+    with pytest.raises(NotADatabaseError) as raised:
+        async with Scheduler(tmp_path, domains=[media]):
+            pass
+    assert str(raised.value) == (
+        f"{str(tmp_path)!r} is a directory; pass the path of a database file in it, such as "
+        f"{str(tmp_path / 'tasks.db')!r}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_damaged_file_is_named_and_left_untouched(db_path: Path) -> None:
+    """Overwritten pages: a specific error with advice, and not one byte written."""
+    async with Scheduler(db_path, domains=[media]) as scheduler:
+        await scheduler.pause()
+        await scheduler.domain(media).submit_many([Photo(f"/p/{i}.jpg") for i in range(300)])
+    page_size = 4096
+    data = bytearray(db_path.read_bytes())
+    assert len(data) > 4 * page_size
+    data[page_size:] = b"\xa5" * (len(data) - page_size)  # every page but the header page
+    db_path.write_bytes(bytes(data))
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    with pytest.raises(DatabaseCorruptError) as raised:
+        async with Scheduler(db_path, domains=[media]):
+            pass
+    message = str(raised.value)
+    assert "is damaged (database disk image is malformed)" in message
+    assert "restore it from a backup" in message
+    assert ".recover" in message
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def test_errors_share_one_base() -> None:

@@ -19,6 +19,7 @@ EXPECTED = [
     "ConfigurationError",
     "Cron",
     "DatabaseAccessError",
+    "DatabaseCorruptError",
     "DatabaseInUseError",
     "DatabaseNotFoundError",
     "DeadLettered",

@@ -33,6 +33,7 @@ TaskmillError
 │   └── ReadOnlyError                      a call that changes tasks, on a read-only scheduler
 └── StoreError                             the database could not be used
     ├── NotADatabaseError                  the file is not a (taskmill) SQLite database
+    ├── DatabaseCorruptError               pages of the file are damaged; restore a backup
     ├── DatabaseNotFoundError (FileNotFoundError)  read-only open of a file that is missing
     ├── SchemaVersionError                 another schema version (newer; older when read-only)
     ├── DatabaseAccessError (PermissionError)  the file or directory is not writable
@@ -176,6 +177,14 @@ class NotADatabaseError(StoreError):
 
 class DatabaseNotFoundError(StoreError, FileNotFoundError):
     """A database opened read-only does not exist (only a read-write open creates one)."""
+
+
+class DatabaseCorruptError(StoreError):
+    """Pages of the database file are damaged (SQLite: "database disk image is malformed").
+
+    taskmill stops at once and writes nothing more to the file. Restore it from a backup, or
+    save what is readable with the ``sqlite3`` shell's ``.recover`` into a new file.
+    """
 
 
 class SchemaVersionError(StoreError):

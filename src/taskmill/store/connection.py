@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from taskmill.model.config import Durability
 from taskmill.model.errors import (
     DatabaseAccessError,
+    DatabaseCorruptError,
     DatabaseNotFoundError,
     NotADatabaseError,
     StorageFullError,
@@ -40,6 +42,11 @@ def check_location(path: Path) -> None:
     applies, so the common ones are checked up front.
     """
     directory = path.parent
+    if path.is_dir():
+        raise NotADatabaseError(
+            f"{str(path)!r} is a directory; pass the path of a database file in it, such as "
+            f"{str(path / 'tasks.db')!r}"
+        )
     if not directory.is_dir():
         raise DatabaseAccessError(
             errno.ENOENT,
@@ -117,6 +124,12 @@ def map_sqlite_error(exc: BaseException, path: Path, *, read_only: bool = False)
         new = NotADatabaseError(
             f"{str(path)!r} is not a SQLite database (or it is encrypted or corrupt); "
             f"pass the path of a taskmill database, or of a file that does not exist yet"
+        )
+    elif code == sqlite3.SQLITE_CORRUPT or "malformed" in message:
+        new = DatabaseCorruptError(
+            f"the task database {str(path)!r} is damaged ({message}); taskmill wrote nothing "
+            f"more to it. Stop every process using it, then restore it from a backup, or save "
+            f"what is readable: sqlite3 {shlex.quote(str(path))} .recover | sqlite3 recovered.db"
         )
     elif code == sqlite3.SQLITE_FULL or "database or disk is full" in message:
         new = StorageFullError(
