@@ -132,6 +132,10 @@ class Control:
         name = self._registry.domain(domain).name
         return self._apply(await self._store.cancel(self._clock.now(), domain=name))
 
+    async def cancel_type(self, task_type: str) -> int:
+        """Cancel every active task of a type (registered or not); return how many."""
+        return self._apply(await self._store.cancel(self._clock.now(), task_type=task_type))
+
     async def cancel_tagged(self, selector: TagSelector) -> int:
         """Cancel every active task carrying a tag; return how many."""
         return self._apply(await self._store.cancel(self._clock.now(), tagged=selector))

@@ -8,7 +8,7 @@ and their progress, admission and pause state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +50,19 @@ class Queries:
         self._now = now
         self._admission = admission
         self._durations = durations
+        self._unregistered: frozenset[str] = frozenset()
+
+    async def find_unregistered(self, registered: Collection[str]) -> dict[str, int]:
+        """Count the active tasks of types not in ``registered``; remember those types.
+
+        They wait for a process that registers them (several processes may share a queue,
+        each running its own domains). Read once, at open: the snapshot counts only these
+        types later (this process can add no task of a type it does not know).
+        """
+        counts = await self._store.count_by_type()
+        found = {name: n for name, n in counts.items() if name not in registered}
+        self._unregistered = frozenset(found)
+        return found
 
     async def list_tasks(
         self, *, status: StatusFilter, task_type: TypeFilter, key: str | None,
@@ -118,8 +131,10 @@ class Queries:
         """Everything at once (see :meth:`Scheduler.snapshot`)."""
         now = self._now()
         running = running_tasks(state.running.values(), self._durations, now)
-        counts, schedules = await asyncio.gather(
-            self._store.count_by_status(), self._store.list_schedules()
+        counts, schedules, unregistered = await asyncio.gather(
+            self._store.count_by_status(),
+            self._store.list_schedules(),
+            self._store.count_by_type(self._unregistered),
         )
         return Snapshot(
             at=now,
@@ -128,6 +143,7 @@ class Queries:
             admission=self._admission.state(now),
             pauses=state.pauses.snapshot(),
             schedules=tuple(schedules),
+            unregistered=unregistered,
         )
 
 
@@ -149,6 +165,18 @@ def _status(status: TaskStatus | str) -> TaskStatus:
     except ValueError:
         valid = ", ".join(s.value for s in TaskStatus)
         raise ConfigurationError(f"unknown status {status!r}; use one of: {valid}") from None
+
+
+def qualified_type(task_type: TaskType[Any] | str) -> str:
+    """The ``domain::name`` of a task type given as an object or a string, checked."""
+    name = type_name(task_type)
+    domain, _, short = (name or "").partition("::")
+    if not (domain and short):
+        raise ConfigurationError(
+            f"a task type is a TaskType or its qualified name 'domain::name', got {task_type!r}"
+        )
+    assert name is not None
+    return name
 
 
 def type_name(task_type: TypeFilter) -> str | None:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from taskmill.admission.aging import Aging
 from taskmill.admission.fair import Fairness
@@ -24,7 +24,7 @@ from taskmill.admission.io_limit import IoControl
 from taskmill.admission.throttle import ThrottlePolicy
 from taskmill.admission.tokens import RateLimit
 from taskmill.clock import Clock, SystemClock
-from taskmill.domain import Domain
+from taskmill.domain import Domain, TaskType
 from taskmill.metrics.collector import GaugeSource, Metrics, Sampled
 from taskmill.model.config import DURABILITIES, Durability, Retention, SchedulerConfig
 from taskmill.model.errors import ConfigurationError, SchedulerStateError
@@ -38,7 +38,7 @@ from taskmill.scheduler.events import EventBus
 from taskmill.scheduler.gate import AdmissionControl, PressureLike
 from taskmill.scheduler.io_control import monitor_for
 from taskmill.scheduler.parts import Parts, assemble, learn_from_history
-from taskmill.scheduler.queries import Queries, tag_text, tag_value
+from taskmill.scheduler.queries import Queries, qualified_type, tag_text, tag_value
 from taskmill.scheduler.read_only import check_options, refused
 from taskmill.scheduler.registry import Registry
 from taskmill.scheduler.runner import Interrupt
@@ -272,9 +272,16 @@ class Scheduler(Visibility):
         try:
             report = await self._store.recover(self._clock.now())
             await learn_from_history(self._store, self._durations, self.admission)
+            waiting = await self._queries.find_unregistered(self._registry.names)
         except BaseException:
             await self._store.close()
             raise
+        if waiting:
+            logger.warning(
+                "taskmill: %s wait for a process that registers their types (no domain of "
+                "this scheduler does); cancel_type() ends them if none ever will",
+                ", ".join(f"{n} tasks of {name}" for name, n in waiting.items()),
+            )
         if report.requeued or report.resumed:
             logger.info(
                 "taskmill recovered %d interrupted and %d preempted tasks",
@@ -519,6 +526,16 @@ class Scheduler(Visibility):
         """Cancel every active task of ``domain``; return how many."""
         self._require_open("cancel_domain")
         return await self._require_parts().control.cancel_domain(domain)
+
+    async def cancel_type(self, task_type: TaskType[Any] | str) -> int:
+        """Cancel every active task of a type; return how many.
+
+        Takes the type object or its qualified name ``"domain::name"``, also of a type no
+        domain here registers: the tasks another process would run (see
+        :attr:`Snapshot.unregistered <taskmill.Snapshot.unregistered>`).
+        """
+        self._require_open("cancel_type")
+        return await self._require_parts().control.cancel_type(qualified_type(task_type))
 
     async def cancel_tagged(
         self, key: str, value: str | None = None, *, prefix: bool = False

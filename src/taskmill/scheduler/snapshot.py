@@ -61,7 +61,7 @@ class Snapshot:
 
     Attributes:
         at: When it was taken (the clock's now).
-        running: The running attempts, by task id. From a read-only scheduler, the tasks
+        running: The running attempts, ordered by task id. From a read-only scheduler, the tasks
             stored ``running``, without progress (``progress``, ``reported``, ``rate`` ...
             ``None``: live progress lives in the process that runs them).
         counts: Active tasks by status (``pending``, ``paused``, ``blocked``, ``waiting``,
@@ -71,6 +71,9 @@ class Snapshot:
             nothing and cannot see the admission of the process that runs the tasks.
         pauses: What is paused: everything, domains, groups with their deadlines.
         schedules: The recurring schedules that are active or paused.
+        unregistered: Active tasks of types that no domain of this scheduler registers, by
+            type. They wait for a process that registers them (or for ``cancel_type``);
+            empty from a read-only scheduler, which registers nothing.
     """
 
     at: float
@@ -79,6 +82,7 @@ class Snapshot:
     admission: AdmissionState | None
     pauses: PauseState
     schedules: tuple[ScheduleRecord, ...] = field(default_factory=tuple)
+    unregistered: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the snapshot as JSON-serializable builtins."""

@@ -390,8 +390,9 @@ class Store(Protocol):
         ids: Sequence[int] = (),
         domain: str | None = None,
         tagged: TagSelector | None = None,
+        task_type: str | None = None,
     ) -> Cancellation:
-        """Cancel the active tasks with these ids, of this domain, or carrying this tag.
+        """Cancel the active tasks with these ids, of this domain or type, or with this tag.
 
         Tasks not running go to history at once; running ones are returned for the caller
         to interrupt.
@@ -466,6 +467,12 @@ class Store(Protocol):
 
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return the number of active tasks in each status (zero counts omitted)."""
+
+    async def count_by_type(self, types: Collection[str] | None = None) -> dict[str, int]:
+        """Return the number of active tasks of each type (of ``types`` if given), sorted.
+
+        Without ``types`` this may read every active task: call it at open, not per step.
+        """
 
     async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
         """Return the schedule with this id, or ``None``."""

@@ -349,9 +349,12 @@ class SqliteStore:
         ids: Sequence[int] = (),
         domain: str | None = None,
         tagged: TagSelector | None = None,
+        task_type: str | None = None,
     ) -> Cancellation:
-        """Cancel tasks by id, domain or tag; return the running ones for the caller to stop."""
-        return await self._write(lambda conn: tasks.cancel(conn, now, ids, domain, tagged))
+        """Cancel tasks by id, domain, tag or type; return the running ones to stop."""
+        return await self._write(
+            lambda conn: tasks.cancel(conn, now, ids, domain, tagged, task_type=task_type)
+        )
 
     async def retry_dead_letter(self, task_id: int, now: float) -> SubmitOutcome:
         """Submit the dead-lettered task ``task_id`` again under a new id."""
@@ -559,6 +562,10 @@ class SqliteStore:
     async def count_by_status(self) -> dict[TaskStatus, int]:
         """Return how many active tasks are in each status."""
         return await self._read(queries.count_by_status)
+
+    async def count_by_type(self, types: Collection[str] | None = None) -> dict[str, int]:
+        """Return how many active tasks each type (of ``types``, if given) has."""
+        return await self._read(lambda conn: queries.count_by_type(conn, types))
 
     async def get_schedule(self, schedule_id: int) -> ScheduleRecord | None:
         """Return the schedule ``schedule_id``, or ``None``."""

@@ -184,6 +184,7 @@ class Scheduler(Blocking):
     cancel = blocking(_AsyncScheduler.cancel)
     cancel_domain = blocking(_AsyncScheduler.cancel_domain)
     cancel_tagged = blocking(_AsyncScheduler.cancel_tagged)
+    cancel_type = blocking(_AsyncScheduler.cancel_type)
     cancel_where = blocking(_AsyncScheduler.cancel_where)
 
     # --- recurring schedules -------------------------------------------------------------

@@ -159,6 +159,25 @@ def count_by_status(conn: sqlite3.Connection) -> dict[TaskStatus, int]:
     return dict(sorted(counts.items()))
 
 
+def count_by_type(conn: sqlite3.Connection, types: Collection[str] | None = None) -> dict[str, int]:
+    """How many active tasks each type has (types with none left out), sorted by type.
+
+    Without ``types`` it reads every active task (on the ``tasks_ready`` index, which holds
+    the type): a scan, meant for opening, not for every dispatch step.
+    """
+    if types is None:
+        rows = conn.execute("SELECT type, count(*) FROM tasks GROUP BY type")
+    else:
+        chosen = sorted(types)
+        if not chosen:
+            return {}
+        marks = ",".join("?" * len(chosen))
+        rows = conn.execute(
+            f"SELECT type, count(*) FROM tasks WHERE type IN ({marks}) GROUP BY type", chosen
+        )
+    return dict(sorted(rows.fetchall()))
+
+
 def lookup(conn: sqlite3.Connection, task_type: str, key: str, history_limit: int) -> KeyLookup:
     """The active task holding ``key`` and the key's history, newest first."""
     with one_view(conn):

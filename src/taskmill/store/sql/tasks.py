@@ -336,10 +336,14 @@ def cancel(
     ids: Sequence[int],
     domain: str | None,
     tagged: TagSelector | None = None,
+    *,
+    task_type: str | None = None,
 ) -> Cancellation:
-    """Cancel tasks by id, domain or tag: the ones not running go to history at once."""
+    """Cancel tasks by id, domain, tag or type: the ones not running go to history at once."""
     select = f"SELECT {ENDED_COLUMNS}, schedule_id, status FROM tasks"
-    if domain is not None:
+    if task_type is not None:
+        found = conn.execute(f"{select} WHERE type = ?", (task_type,)).fetchall()
+    elif domain is not None:
         rows = conn.execute(f"{select} WHERE {control.DOMAIN_FILTER}", control.domain_range(domain))
         found = rows.fetchall()
     elif tagged is not None:
